@@ -1,0 +1,235 @@
+"""Validated readers shared by all source modules.
+
+Every function raises :class:`divergence.errors.SourceError` with the file, column and
+row at fault instead of letting pandas/json tracebacks escape.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from divergence.errors import SourceError
+
+
+def _reject_duplicates(path: Path):
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise SourceError(path, "duplicate JSON key", row=repr(key))
+            seen[key] = value
+        return seen
+
+    return hook
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file strictly (UTF-8, no duplicate keys, no NaN literals).
+
+    Parameters
+    ----------
+    path : str or Path
+        File to read.
+
+    Returns
+    -------
+    object
+        The decoded JSON value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise SourceError(path, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(path, f"not valid UTF-8 at byte {exc.start}") from None
+    if not text.strip():
+        raise SourceError(path, "empty file")
+
+    def bad_constant(name: str) -> float:
+        raise SourceError(path, f"non-finite JSON number {name}")
+
+    try:
+        return json.loads(
+            text, object_pairs_hook=_reject_duplicates(path), parse_constant=bad_constant
+        )
+    except json.JSONDecodeError as exc:
+        raise SourceError(path, f"invalid JSON: {exc.msg}", row=f"line {exc.lineno}") from None
+
+
+def read_csv(
+    path: str | Path,
+    required: Iterable[str] = (),
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Read a CSV file and check that required columns exist.
+
+    Parameters
+    ----------
+    path : str or Path
+        File to read.
+    required : iterable of str
+        Columns that must be present.
+    **kwargs
+        Passed to :func:`pandas.read_csv`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(path, "file not found")
+    try:
+        raw = path.read_bytes()
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(path, f"not valid UTF-8 at byte {exc.start}") from None
+    if not raw.strip():
+        raise SourceError(path, "empty file")
+    kwargs.setdefault("encoding", "utf-8-sig")
+    kwargs.setdefault("low_memory", False)
+    try:
+        df = pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(path, f"malformed CSV: {msg}") from None
+    require_columns(df, required, path)
+    if len(df.columns) != len(set(df.columns)) or any(
+        str(c).rsplit(".", 1)[-1].isdigit() and str(c).rsplit(".", 1)[0] in df.columns
+        for c in df.columns
+    ):
+        dup = [c for c in df.columns if str(c).rsplit(".", 1)[0] in df.columns and c != str(c).rsplit(".", 1)[0]]
+        raise SourceError(path, "duplicate column header", column=str(dup[0]) if dup else None)
+    return df
+
+
+def require_columns(df: pd.DataFrame, required: Iterable[str], path: str | Path) -> None:
+    """Raise if any required column is missing."""
+    for col in required:
+        if col not in df.columns:
+            raise SourceError(path, "missing column", column=col)
+
+
+def require_keys(record: dict, keys: Iterable[str], path: str | Path, row: Any = None) -> None:
+    """Raise if a JSON record lacks any of ``keys``."""
+    if not isinstance(record, dict):
+        raise SourceError(path, f"expected an object, got {type(record).__name__}", row=row)
+    for key in keys:
+        if key not in record:
+            raise SourceError(path, "missing key", column=key, row=row)
+
+
+def numeric_column(
+    df: pd.DataFrame,
+    col: str,
+    path: str | Path,
+    *,
+    allow_missing: bool = True,
+    lo: float | None = None,
+    hi: float | None = None,
+    row_offset: int = 2,
+) -> pd.Series:
+    """Convert a column to float64, naming the first bad row on failure.
+
+    Blank cells become NaN when ``allow_missing``; any other non-numeric text, +-inf,
+    or a value outside ``[lo, hi]`` raises. ``row_offset`` converts the 0-based
+    position into the file's line number (2 for a CSV with one header line).
+    """
+    s = df[col]
+    out = pd.to_numeric(s, errors="coerce").astype("float64")
+    blank = s.isna() | s.astype(str).str.strip().isin(["", "nan", "NaN", "None", "null", "-", "N/A", "n/a"])
+    bad = out.isna() & ~blank
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise SourceError(path, f"non-numeric value {s.iloc[pos]!r}", column=col, row=pos + row_offset)
+    if not allow_missing and out.isna().any():
+        pos = int(np.flatnonzero(out.isna().to_numpy())[0])
+        raise SourceError(path, "missing value", column=col, row=pos + row_offset)
+    check_range(out, col, path, lo=lo, hi=hi, row_offset=row_offset)
+    return out
+
+
+def check_range(
+    values: pd.Series,
+    col: str,
+    path: str | Path,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    row_offset: int = 2,
+) -> None:
+    """Raise on +-inf or values outside ``[lo, hi]`` (NaN is allowed)."""
+    arr = values.to_numpy(dtype="float64")
+    bad = np.isinf(arr)
+    if lo is not None:
+        bad |= arr < lo
+    if hi is not None:
+        bad |= arr > hi
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise SourceError(path, f"value {arr[pos]!r} out of range [{lo}, {hi}]", column=col, row=pos + row_offset)
+
+
+def as_float(value: Any, path: str | Path, column: str, row: Any, *, lo: float | None = None,
+             hi: float | None = None) -> float:
+    """Convert one JSON scalar to float (None -> NaN); raise on text, bool, inf, range."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SourceError(path, f"non-numeric value {value!r}", column=column, row=row)
+    try:
+        out = float(value)
+    except ValueError:
+        if isinstance(value, str) and value.strip() == "":
+            return math.nan
+        raise SourceError(path, f"non-numeric value {value!r}", column=column, row=row) from None
+    if math.isinf(out) or (lo is not None and out < lo) or (hi is not None and out > hi):
+        raise SourceError(path, f"value {out!r} out of range [{lo}, {hi}]", column=column, row=row)
+    return out
+
+
+def parse_dates(
+    s: pd.Series, col: str, path: str | Path, *, row_offset: int = 2, fmt: str | None = None,
+    latest: str = "2027-01-01",
+) -> pd.Series:
+    """Parse a date column to ``datetime64[ns]`` (normalised to day).
+
+    Blank cells become NaT; unparseable text, or a date later than ``latest``
+    (a date in the future relative to the data), raises naming the row.
+    """
+    blank = s.isna() | s.astype(str).str.strip().isin(["", "nan", "NaT", "None", "null"])
+    out = pd.to_datetime(s.where(~blank), errors="coerce", format=fmt)
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert(None)
+    out = out.dt.normalize().astype("datetime64[ns]")
+    bad = out.isna() & ~blank
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise SourceError(path, f"unparseable date {s.iloc[pos]!r}", column=col, row=pos + row_offset)
+    future = out > pd.Timestamp(latest)
+    if future.any():
+        pos = int(np.flatnonzero(future.to_numpy())[0])
+        raise SourceError(path, f"date {s.iloc[pos]!r} is in the future", column=col, row=pos + row_offset)
+    return out
+
+
+def file_date(path: str | Path) -> pd.Timestamp:
+    """Date embedded in a dated file name such as ``leaderboard-text_2025-05-21_6dddc5f35.json``."""
+    import re
+
+    m = re.search(r"(\d{4})[-._]?(\d{2})[-._]?(\d{2})", Path(path).name)
+    if not m:
+        raise SourceError(path, "no YYYY-MM-DD date in file name")
+    try:
+        return pd.Timestamp(f"{m.group(1)}-{m.group(2)}-{m.group(3)}")
+    except ValueError:
+        raise SourceError(path, "invalid date in file name") from None
