@@ -1,0 +1,275 @@
+"""The utility regressor: fitted benchmark transforms + linear base margin + xgboost.
+
+Trees predict a constant outside their training range, and new frontier models sit
+exactly there. :class:`UtilityRegressor` therefore fits a linear *base margin* first
+(on the general capability factor, or on all engineered features) and lets xgboost
+model only the residual via ``base_margin``; a new model with a higher factor than any
+training model still gets a higher prediction.
+
+Everything cross-model is fitted on the training rows only, inside :meth:`fit`:
+
+- column filter: benchmark columns with at least ``min_coverage`` observed training rows;
+- standardisation of benchmark columns (training mean/std);
+- family sub-indices (knowledge, math/reasoning, coding, agentic, long context,
+  instruction following): mean of a model's available standardised scores per family;
+- a general factor: first principal component of the standardised benchmark matrix,
+  estimated with missing entries by iterative rank-1 SVD imputation; a model's factor
+  score is the least-squares projection on the loadings over its *observed* columns;
+- coverage count: number of observed benchmark columns.
+
+The fitted state is plain numbers (JSON) plus the booster in xgboost's own UBJSON
+format: :meth:`save` / :meth:`load`, no pickle.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+FAMILIES: dict[str, list[str]] = {
+    "knowledge": ["*mmlu*", "*gpqa*", "*hle*", "*simpleqa*", "*simple_bench*", "*simplebench*", "*knowledge*", "*eci*", "livebench.data_analysis", "*omniscience*"],
+    "math": ["*math*", "*aime*", "*frontiermath*", "*otis*", "arcagi.*", "livebench.reasoning", "*reasoning*", "*weirdml*"],
+    "coding": ["*code*", "*coding*", "*livecodebench*", "*scicode*", "aider.*", "swebench.*", "*swe*"],
+    "agentic": ["*terminal*", "*tau*", "*metr*", "swebench.bash_only", "*agent*", "*osworld*"],
+    "long_context": ["*lcr*", "*long*", "*fiction*", "*context*"],
+    "instruction": ["*ifbench*", "*ifeval*", "*instruction*", "*if_*"],
+}
+BENCH_PREFIXES = ("adopt.", "meta.")
+
+
+def is_benchmark_column(col: str) -> bool:
+    """Benchmark columns are all columns not prefixed ``adopt.`` or ``meta.``."""
+    return not col.startswith(BENCH_PREFIXES)
+
+
+def family_of(col: str) -> list[str]:
+    """Families a benchmark column belongs to (may be several, or none)."""
+    low = col.lower()
+    return [f for f, pats in FAMILIES.items() if any(fnmatch.fnmatch(low, p) for p in pats)]
+
+
+def _rank1_factor(z: np.ndarray, n_iter: int = 50) -> np.ndarray:
+    """Loadings of the first principal component of ``z`` (NaN = missing)."""
+    mask = ~np.isnan(z)
+    filled = np.where(mask, z, 0.0)
+    v = np.ones(z.shape[1]) / np.sqrt(z.shape[1])
+    for _ in range(n_iter):
+        u, s, vt = np.linalg.svd(filled, full_matrices=False)
+        v = vt[0]
+        recon = s[0] * np.outer(u[:, 0], v)
+        filled = np.where(mask, z, recon)
+    if v.sum() < 0:
+        v = -v
+    return v
+
+
+class UtilityRegressor(RegressorMixin, BaseEstimator):
+    """Predict an arena rating from a model-level feature frame.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, max_depth, min_child_weight, subsample,
+    colsample_bytree, reg_lambda, reg_alpha : xgboost hyper-parameters.
+    base : {"factor", "linear", "none"}
+        Base margin: ridge on the general factor and the time trend, ridge on all
+        engineered features, or none (plain xgboost from the training mean).
+    base_alpha : float
+        Ridge penalty of the base margin (on standardised inputs).
+    monotone : bool
+        Constrain predictions to be non-decreasing in every benchmark score,
+        family index and the general factor.
+    min_coverage : float
+        Minimum share of training rows observed for a benchmark column to be used.
+    n_jobs : int
+        xgboost threads (fixed for bit-for-bit reproducibility).
+    random_state : int
+        Seed.
+    """
+
+    def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, max_depth: int = 3,
+                 min_child_weight: float = 3.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
+                 reg_lambda: float = 1.0, reg_alpha: float = 0.0, base: str = "factor",
+                 base_alpha: float = 1.0, monotone: bool = True, min_coverage: float = 0.1,
+                 n_jobs: int = 1, random_state: int = 0) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.reg_alpha = reg_alpha
+        self.base = base
+        self.base_alpha = base_alpha
+        self.monotone = monotone
+        self.min_coverage = min_coverage
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ---- engineered features -------------------------------------------------
+    def _engineer(self, X: pd.DataFrame) -> pd.DataFrame:
+        st = self.state_
+        X = X.reindex(columns=st["input_columns"])
+        bench = X[st["bench_columns"]].to_numpy(dtype="float64")
+        z = (bench - np.array(st["mean"])) / np.array(st["std"])
+        out = {}
+        load = np.array(st["loadings"])
+        obs = ~np.isnan(z)
+        num = np.where(obs, z, 0.0) @ load
+        den = obs.astype(float) @ (load**2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["eng.general_factor"] = np.where(den > 1e-9, num / den, np.nan)
+        for fam, cols in st["families"].items():
+            idx = [st["bench_columns"].index(c) for c in cols]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out[f"eng.family_{fam}"] = np.nanmean(z[:, idx], axis=1) if idx else np.nan
+        out["eng.coverage"] = obs.sum(axis=1).astype(float)
+        eng = pd.DataFrame(out, index=X.index)
+        other = [c for c in st["input_columns"] if c not in st["bench_columns"]]
+        zb = pd.DataFrame(z, index=X.index, columns=st["bench_columns"])
+        return pd.concat([zb, X[other], eng], axis=1).astype("float64")
+
+    def _base_inputs(self, E: pd.DataFrame) -> np.ndarray:
+        st = self.state_
+        M = E[st["base_columns"]].to_numpy(dtype="float64")
+        M = np.where(np.isnan(M), np.array(st["base_fill"]), M)
+        return (M - np.array(st["base_mu"])) / np.array(st["base_sd"])
+
+    def _base_margin(self, E: pd.DataFrame) -> np.ndarray:
+        st = self.state_
+        if not st["base_columns"]:
+            return np.full(len(E), st["intercept"])
+        return st["intercept"] + self._base_inputs(E) @ np.array(st["coef"])
+
+    def fit(self, X: pd.DataFrame, y: Any) -> UtilityRegressor:
+        """Fit transforms, base margin and boosted trees on training rows.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Model-level features (:func:`divergence.features.model_frame`).
+        y : array-like
+            Arena ratings.
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("X must be a pandas DataFrame with named feature columns")
+        if self.base not in {"factor", "linear", "none"}:
+            raise ValueError(f"base must be 'factor', 'linear' or 'none', got {self.base!r}")
+        y = np.asarray(y, dtype="float64")
+        if len(y) != len(X) or len(y) < 5:
+            raise ValueError(f"need at least 5 rows with matching X and y, got X={len(X)} y={len(y)}")
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinite values")
+        X = X.astype("float64")
+        cols = list(X.columns)
+        bench_all = [c for c in cols if is_benchmark_column(c)]
+        cover = X[bench_all].notna().mean()
+        bench = [c for c in bench_all if cover[c] >= self.min_coverage and X[c].nunique() > 1]
+        other = [c for c in cols if not is_benchmark_column(c) and X[c].notna().any()]
+        mean = X[bench].mean().to_numpy()
+        std = X[bench].std().replace(0, 1.0).fillna(1.0).to_numpy()
+        z = (X[bench].to_numpy() - mean) / std
+        loadings = _rank1_factor(z) if bench else np.zeros(0)
+        fams = {f: [c for c in bench if f in family_of(c)] for f in FAMILIES}
+        self.state_: dict[str, Any] = {
+            "input_columns": bench + other, "bench_columns": bench, "mean": mean.tolist(),
+            "std": std.tolist(), "loadings": loadings.tolist(), "families": {f: c for f, c in fams.items() if c},
+        }
+        E = self._engineer(X)
+        if self.base == "factor":
+            base_cols = [c for c in ["eng.general_factor", "meta.release_days"] if c in E.columns]
+        elif self.base == "linear":
+            base_cols = [c for c in E.columns if c.startswith(("eng.", "meta."))]
+        else:
+            base_cols = []
+        base_cols = [c for c in base_cols if E[c].notna().any()]
+        fill = E[base_cols].median().to_numpy() if base_cols else np.zeros(0)
+        self.state_.update({"base_columns": base_cols, "base_fill": fill.tolist()})
+        if base_cols:
+            M = np.where(np.isnan(E[base_cols].to_numpy()), fill, E[base_cols].to_numpy())
+            mu, sd = M.mean(axis=0), M.std(axis=0)
+            sd = np.where(sd > 0, sd, 1.0)
+            self.state_.update({"base_mu": mu.tolist(), "base_sd": sd.tolist()})
+            Zb = (M - mu) / sd
+            A = np.c_[np.ones(len(Zb)), Zb]
+            pen = np.eye(A.shape[1]) * self.base_alpha
+            pen[0, 0] = 0.0
+            beta = np.linalg.solve(A.T @ A + pen, A.T @ y)
+            self.state_.update({"intercept": float(beta[0]), "coef": beta[1:].tolist()})
+        else:
+            self.state_.update({"base_mu": [], "base_sd": [], "intercept": float(y.mean()), "coef": []})
+        margin = self._base_margin(E)
+        self.feature_names_in_ = np.array(cols, dtype=object)
+        self.engineered_columns_ = list(E.columns)
+        mono = None
+        if self.monotone:
+            inc = set(bench) | {c for c in E.columns if c.startswith("eng.") and c != "eng.coverage"}
+            mono = {c: (1 if c in inc else 0) for c in E.columns}
+        self.booster_ = xgb.XGBRegressor(
+            n_estimators=int(self.n_estimators), learning_rate=float(self.learning_rate),
+            max_depth=int(self.max_depth), min_child_weight=float(self.min_child_weight),
+            subsample=float(self.subsample), colsample_bytree=float(self.colsample_bytree),
+            reg_lambda=float(self.reg_lambda), reg_alpha=float(self.reg_alpha), tree_method="hist",
+            max_bin=256, monotone_constraints=mono, n_jobs=int(self.n_jobs), random_state=int(self.random_state),
+            base_score=0.0,
+        )
+        self.booster_.fit(E, y, base_margin=margin, verbose=False)
+        self.n_features_in_ = len(cols)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted arena rating per row."""
+        check_is_fitted(self, "state_")
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("X must be a pandas DataFrame with named feature columns")
+        E = self._engineer(X.astype("float64"))
+        return self.booster_.predict(E, base_margin=self._base_margin(E)).astype("float64")
+
+    def base_predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The linear base margin alone (the extrapolating part)."""
+        check_is_fitted(self, "state_")
+        return self._base_margin(self._engineer(X.astype("float64")))
+
+    # ---- persistence (no pickle) ---------------------------------------------
+    def save(self, directory: str | Path, prefix: str = "model") -> list[Path]:
+        """Write ``<prefix>.ubj`` (xgboost native) and ``<prefix>.json`` (state, params)."""
+        check_is_fitted(self, "state_")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        booster_path = d / f"{prefix}.ubj"
+        self.booster_.get_booster().save_model(str(booster_path))
+        state = {"params": self.get_params(), "state": self.state_,
+                 "feature_names_in": list(self.feature_names_in_),
+                 "engineered_columns": self.engineered_columns_}
+        json_path = d / f"{prefix}.json"
+        json_path.write_text(json.dumps(state, indent=1, sort_keys=True))
+        return [booster_path, json_path]
+
+    @classmethod
+    def load(cls, directory: str | Path, prefix: str = "model") -> UtilityRegressor:
+        """Inverse of :meth:`save`."""
+        d = Path(directory)
+        meta = json.loads((d / f"{prefix}.json").read_text())
+        est = cls(**meta["params"])
+        est.state_ = meta["state"]
+        est.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
+        est.engineered_columns_ = meta["engineered_columns"]
+        est.n_features_in_ = len(est.feature_names_in_)
+        booster = xgb.XGBRegressor()
+        booster.load_model(str(d / f"{prefix}.ubj"))
+        est.booster_ = booster
+        return est
