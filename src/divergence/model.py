@@ -77,7 +77,9 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_estimators, learning_rate, max_depth, min_child_weight, subsample,
+    n_estimators : int
+        Boosting rounds; 0 fits the linear base margin only.
+    learning_rate, max_depth, min_child_weight, subsample,
     colsample_bytree, reg_lambda, reg_alpha : xgboost hyper-parameters.
     base : {"factor", "linear", "none"}
         Base margin: ridge on the general factor and the time trend, ridge on all
@@ -219,6 +221,10 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         if self.monotone:
             inc = set(bench) | {c for c in E.columns if c.startswith("eng.") and c != "eng.coverage"}
             mono = {c: (1 if c in inc else 0) for c in E.columns}
+        self.n_features_in_ = len(cols)
+        if int(self.n_estimators) == 0:  # linear base margin only (used as a baseline)
+            self.booster_ = None
+            return self
         self.booster_ = xgb.XGBRegressor(
             n_estimators=int(self.n_estimators), learning_rate=float(self.learning_rate),
             max_depth=int(self.max_depth), min_child_weight=float(self.min_child_weight),
@@ -228,7 +234,6 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
             base_score=0.0,
         )
         self.booster_.fit(E, y, base_margin=margin, verbose=False)
-        self.n_features_in_ = len(cols)
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -237,6 +242,8 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         if not isinstance(X, pd.DataFrame):
             raise TypeError("X must be a pandas DataFrame with named feature columns")
         E = self._engineer(X.astype("float64"))
+        if self.booster_ is None:
+            return self._base_margin(E).astype("float64")
         return self.booster_.predict(E, base_margin=self._base_margin(E)).astype("float64")
 
     def base_predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -251,13 +258,14 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         booster_path = d / f"{prefix}.ubj"
-        self.booster_.get_booster().save_model(str(booster_path))
+        if self.booster_ is not None:
+            self.booster_.get_booster().save_model(str(booster_path))
         state = {"params": self.get_params(), "state": self.state_,
                  "feature_names_in": list(self.feature_names_in_),
                  "engineered_columns": self.engineered_columns_}
         json_path = d / f"{prefix}.json"
         json_path.write_text(json.dumps(state, indent=1, sort_keys=True))
-        return [booster_path, json_path]
+        return [booster_path, json_path] if self.booster_ is not None else [json_path]
 
     @classmethod
     def load(cls, directory: str | Path, prefix: str = "model") -> UtilityRegressor:
@@ -269,7 +277,9 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         est.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
         est.engineered_columns_ = meta["engineered_columns"]
         est.n_features_in_ = len(est.feature_names_in_)
-        booster = xgb.XGBRegressor()
-        booster.load_model(str(d / f"{prefix}.ubj"))
-        est.booster_ = booster
+        est.booster_ = None
+        if int(est.n_estimators) > 0:
+            booster = xgb.XGBRegressor()
+            booster.load_model(str(d / f"{prefix}.ubj"))
+            est.booster_ = booster
         return est

@@ -1,0 +1,86 @@
+"""Experiment configs (``experiments/*.yaml``): target, feature sets, split, trials."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from divergence.config import project_root
+from divergence.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment: what to predict, from which features, evaluated how."""
+
+    name: str = "overall"
+    board: str = "style"
+    category: str = "full"
+    fallback_raw: bool = True
+    feature_set: str = "benchmarks_adoption"
+    benchmark_feature_set: str = "benchmarks_only"
+    n_test: int = 25
+    min_train: int = 40
+    inner_folds: int = 4
+    rolling_min_train: int = 60
+    n_trials: int = 30
+    n_boot: int = 2000
+    seed: int = 42
+    registered_model: str = "divergence-utility"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat dict (for MLflow params)."""
+        return asdict(self)
+
+
+_LAYOUT = {
+    "target": {"board": "board", "category": "category", "fallback_raw": "fallback_raw"},
+    "split": {"n_test": "n_test", "min_train": "min_train", "inner_folds": "inner_folds",
+              "rolling_min_train": "rolling_min_train"},
+    "tuning": {"n_trials": "n_trials"},
+    "evaluation": {"n_boot": "n_boot"},
+}
+_TOP = {"name", "feature_set", "benchmark_feature_set", "seed", "registered_model"}
+
+
+def load_experiment(path: str | Path, **overrides: Any) -> Experiment:
+    """Read an experiment YAML; ``overrides`` (e.g. ``n_trials``, ``seed``) win when not None."""
+    p = Path(path)
+    if not p.exists() and not p.suffix:
+        p = project_root() / "experiments" / f"{path}.yaml"
+    if not p.exists():
+        raise ConfigError(f"{p}: experiment config not found")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: experiment must be a mapping")
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _TOP:
+            flat[key] = value
+        elif key in _LAYOUT:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{p}: {key!r} must be a mapping")
+            for k, v in value.items():
+                if k not in _LAYOUT[key]:
+                    raise ConfigError(f"{p}: unknown key {key}.{k}")
+                flat[_LAYOUT[key][k]] = v
+        else:
+            raise ConfigError(f"{p}: unknown key {key!r}")
+    flat.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        exp = Experiment(**flat)
+        ints = ["n_test", "min_train", "inner_folds", "rolling_min_train", "n_trials", "n_boot", "seed"]
+        exp = Experiment(**{**exp.to_dict(), **{k: int(getattr(exp, k)) for k in ints}})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    if exp.board not in {"raw", "style"}:
+        raise ConfigError(f"{p}: target.board must be 'raw' or 'style'")
+    if exp.n_test < 1 or exp.n_trials < 0 or exp.min_train < 10:
+        raise ConfigError(f"{p}: n_test >= 1, n_trials >= 0 and min_train >= 10 required")
+    return exp

@@ -1,0 +1,573 @@
+"""Model identity: canonical model ids and the alias table.
+
+The canonical id of a model is its LMArena model key (``gpt-4o-2024-05-13``,
+``claude-3-5-sonnet-20241022``, ``gemini-2.5-pro``) when the model is on the arena. A
+model seen only in other sources gets ``normalize(source_model)`` as its id, so a model
+released after the last arena snapshot (2026-03-31) still has one stable id.
+
+Resolution order for each ``(source, source_model)`` (the ``rule`` column of
+:attr:`Resolver.aliases`):
+
+``arena_key``
+    the arena key itself (source ``"lmarena"``).
+``alias_table``
+    a reviewed row of ``src/divergence/data/aliases.csv`` (source, source_model,
+    model_id, note). The table wins over every automatic rule.
+``exact``
+    ``source_model`` is verbatim an arena key.
+``normalized``
+    ``normalize(source_model)`` equals the normalised form of exactly one arena key.
+``display_name``
+    ``normalize(display_name)`` equals the normalised arena key or arena display name
+    of exactly one arena key, the organizations and dates do not conflict, and
+    ``source_model`` itself carries no date or effort suffix (family-level display
+    names such as Epoch's "Mistral Small" would otherwise merge distinct snapshots).
+``variant``
+    a thinking-budget id ``X_32K`` whose arena key ``X-thinking-32k`` exists; or
+    the source reports a reasoning-effort variant (``o3-2025-04-16_high``,
+    ``claude-3-7-sonnet-20250219_16K``, ``gpt-oss-120b (high)``) of a model the arena
+    lists once: the effort suffix is dropped and the rest must match one arena key.
+``dated``
+    the source names a model without a snapshot date and the arena has dated keys of
+    it: the key whose date (or first_seen) is the closest on or after the source's
+    release date, same organization, at most 60 days apart.
+``new_model``
+    not on the arena: ``normalize(source_model)``. Two sources' aliases of one
+    non-arena model share an id when their normalised ids agree or when the alias
+    table maps them to one id.
+
+Variants. Thinking/reasoning and effort variants are distinct models; the arena lists
+some models once (``gpt-oss-120b``) and some per variant (``gpt-5-high``,
+``claude-opus-4-1-20250805-thinking-16k``). A source that reports one variant only is
+mapped to the arena key with the same variant when it exists, otherwise to the plain
+key (rule ``variant``). Artificial Analysis ``(Reasoning)`` entries map to the arena
+``-thinking`` key and ``(Non-reasoning)`` entries to the plain key; these pairs are
+reviewed in the alias table.
+
+Hard rule, checked by :meth:`Resolver.violations`: no alias joins models of two
+different organizations, or models whose release dates are more than 60 days apart.
+The date of an arena key is the date in the key when it has a full one
+(``20240513``/``2024-05-13``), otherwise the window between the previous arena
+snapshot and ``first_seen``.
+
+Normalisation decisions (:func:`normalize`): lower case, ASCII only; vendor prefixes
+(everything up to the last ``/``) dropped; OpenRouter routing suffixes ``:free``,
+``:beta``, ``:extended``, ``:nitro``, ``:floor``, ``:online``, ``:exacto`` dropped, but
+``:thinking`` kept as ``-thinking``; every other separator or punctuation (space,
+``_``, ``.``, ``@``, ``:``, parentheses, apostrophes) becomes ``-``, so ``3.5`` and
+``3-5`` agree (``35`` does not: the alias table covers it); full dates ``2024-05-13``
+become ``20240513``; ``-latest`` is kept (``chatgpt-4o-latest`` is its own arena model);
+four-digit ``-0513`` suffixes are kept as they are (the year is unknown). Effort
+suffixes are normalised (``_16K`` -> ``-16k``, ``(high)`` -> ``-high``), not dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from divergence.errors import SourceError
+from divergence.sources._io import read_csv
+
+ALIAS_COLUMNS = ["source", "source_model", "model_id", "note"]
+ALIAS_OUTPUT_COLUMNS = ["alias", "source", "model_id", "rule"]
+MAX_DAYS_APART = 60
+
+_ROUTING_SUFFIX = re.compile(r":(free|beta|extended|nitro|floor|online|exacto)$")
+_FULL_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(?![0-9])")
+_EFFORT = re.compile(
+    r"-(?:(?:x|extra-)?high|medium|low|minimal|max|default|[0-9]+k|"
+    r"reasoning-(?:high|medium|low)|thinking-(?:high|medium|low|minimal))$"
+)
+_KEY_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])(?![0-9])")
+_DATE_SUFFIX = re.compile(
+    r"-(?:20[0-9]{6}|[0-9]{4}|[0-9]{2}-[0-9]{2}|[0-9]{2}-20[0-9]{2}|20[0-9]{2}-[0-9]{2})$"
+)
+
+# Canonical organization names: normalised spelling -> canonical.
+_ORG_SYNONYMS = {
+    "google": "google", "googledeepmind": "google", "deepmind": "google",
+    "openai": "openai", "anthropic": "anthropic", "meta": "meta", "metaai": "meta",
+    "facebook": "meta", "alibaba": "alibaba", "qwen": "alibaba", "alibabacloud": "alibaba",
+    "zhipu": "zhipu", "zhipuai": "zhipu", "zaiorg": "zhipu", "tsinghua": "zhipu", "z": "zhipu", "zai": "zhipu", "thudm": "zhipu",
+    "xai": "xai", "spacexai": "xai", "deepseek": "deepseek", "deepseekai": "deepseek",
+    "mistral": "mistral", "mistralai": "mistral", "nvidia": "nvidia", "01": "01ai",
+    "01ai": "01ai", "ai2": "ai2", "allen": "ai2", "allenai": "ai2", "allenaiuw": "ai2",
+    "alleninstituteforai": "ai2", "amazon": "amazon", "amazonnova": "amazon",
+    "cohere": "cohere", "cohereforai": "cohere", "microsoft": "microsoft",
+    "microsoftai": "microsoft", "ibm": "ibm", "ibmgranite": "ibm", "tencent": "tencent",
+    "stepfun": "stepfun", "minimax": "minimax", "moonshot": "moonshot",
+    "moonshotai": "moonshot", "kimi": "moonshot", "xiaomi": "xiaomi", "reka": "reka",
+    "rekaai": "reka", "ai21": "ai21", "ai21labs": "ai21", "nexusflow": "nexusflow",
+    "bytedance": "bytedance", "bytedanceseed": "bytedance", "baidu": "baidu",
+    "meituan": "meituan", "longcat": "meituan", "inclusionai": "ant", "ant": "ant",
+    "antgroup": "ant", "perplexity": "perplexity", "perplexityai": "perplexity",
+    "upstage": "upstage", "upstageai": "upstage", "princeton": "princeton",
+    "huggingface": "huggingface", "internlm": "internlm", "shanghaiailab": "internlm",
+    "primeintellect": "primeintellect", "inception": "inception",
+    "inceptionlabs": "inception", "arcee": "arcee", "arceeai": "arcee",
+}
+
+# Organization inferred from an arena key when the arena table has none (first match wins).
+_KEY_ORGS = [
+    (r"nemotron", "nvidia"), (r"tulu|olmo|molmo", "ai2"), (r"athene", "nexusflow"),
+    (r"simpo", "princeton"), (r"^(gpt|o[134]|chatgpt)\b", "openai"), (r"^claude", "anthropic"),
+    (r"^(gemini|gemma)", "google"), (r"^(llama|muse)", "meta"), (r"^(qwen|qwq)", "alibaba"),
+    (r"^deepseek", "deepseek"), (r"^grok|^early-grok", "xai"),
+    (r"^(mistral|ministral|magistral|mixtral|codestral|devstral)", "mistral"),
+    (r"^(glm|chatglm)", "zhipu"), (r"^kimi", "moonshot"), (r"^minimax", "minimax"),
+    (r"^hunyuan", "tencent"), (r"^ernie", "baidu"), (r"^step", "stepfun"),
+    (r"^(amazon|nova)", "amazon"), (r"^(phi|mai)\b", "microsoft"), (r"granite", "ibm"),
+    (r"^(command|c4ai|aya)", "cohere"), (r"^jamba", "ai21"), (r"^reka", "reka"),
+    (r"^yi\b", "01ai"), (r"^mimo", "xiaomi"), (r"^longcat", "meituan"),
+    (r"^(ling|ring)\b", "ant"), (r"^intellect", "primeintellect"), (r"^mercury", "inception"),
+    (r"^(dola|seed|doubao)", "bytedance"), (r"^trinity", "arcee"),
+]
+
+
+def normalize(name: str) -> str:
+    """Normalise a model name or id for matching.
+
+    Parameters
+    ----------
+    name : str
+        Any model id or display name.
+
+    Returns
+    -------
+    str
+        Lower-case ASCII, ``[a-z0-9-]`` only, no vendor prefix, no routing suffix,
+        full dates as ``YYYYMMDD``. Idempotent: ``normalize(normalize(x)) == normalize(x)``.
+    """
+    out = str(name)
+    for _ in range(20):
+        nxt = _normalize_pass(out)
+        if nxt == out:
+            break
+        out = nxt
+    return out
+
+
+def _normalize_pass(s: str) -> str:
+    s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
+    s = s.lower().strip().strip("/")
+    if "/" in s:
+        s = s.rsplit("/", 1)[-1]
+    s = _ROUTING_SUFFIX.sub("", s.strip())
+    s = re.sub(r"[^a-z0-9.-]+", "-", s)
+    s = s.replace(".", "-")
+    s = re.sub(r"-{2,}", "-", s).strip("-")
+    return _FULL_DATE.sub(r"\1\2\3", s)
+
+
+def canonical_org(org: object) -> str | None:
+    """Canonical organization name (``"Google DeepMind"`` -> ``"google"``), None if missing."""
+    if org is None or (isinstance(org, float) and pd.isna(org)):
+        return None
+    text = re.sub(r"[^a-z0-9]", "", str(org).lower())
+    if not text:
+        return None
+    if text in _ORG_SYNONYMS:
+        return _ORG_SYNONYMS[text]
+    for suffix in ("ai", "labs", "inc", "research"):
+        if text.endswith(suffix) and text[: -len(suffix)] in _ORG_SYNONYMS:
+            return _ORG_SYNONYMS[text[: -len(suffix)]]
+    return text
+
+
+def infer_org(model: str) -> str | None:
+    """Organization guessed from a model name's family prefix, None if unknown."""
+    n = normalize(model)
+    for pattern, org in _KEY_ORGS:
+        if re.search(pattern, n):
+            return org
+    return None
+
+
+def strip_effort(norm: str) -> str:
+    """Drop one trailing reasoning-effort suffix from a normalised name."""
+    return _EFFORT.sub("", norm)
+
+
+def strip_date(norm: str) -> str:
+    """Drop one trailing snapshot-date suffix from a normalised name."""
+    return _DATE_SUFFIX.sub("", norm)
+
+
+def key_date(model: str) -> pd.Timestamp | None:
+    """The full ``YYYYMMDD`` date inside a model name, None if it has none."""
+    m = _KEY_DATE.search(normalize(model))
+    if m is None:
+        return None
+    try:
+        return pd.Timestamp(f"{m.group(1)}-{m.group(2)}-{m.group(3)}")
+    except ValueError:
+        return None
+
+
+def _short_date(model: str, first_seen: pd.Timestamp | None) -> pd.Timestamp | None:
+    """Date of a trailing ``-MMDD``/``-MM-DD`` suffix, the year taken from ``first_seen``."""
+    m = re.search(r"-(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])$", normalize(model))
+    if m is None or first_seen is None:
+        return None
+    for year in (first_seen.year, first_seen.year - 1):
+        try:
+            d = pd.Timestamp(year=year, month=int(m.group(1)), day=int(m.group(2)))
+        except ValueError:
+            continue
+        if d <= first_seen + pd.Timedelta(days=MAX_DAYS_APART):
+            return d
+    return None
+
+
+def _default_alias_path() -> Path:
+    return Path(str(resources.files("divergence") / "data" / "aliases.csv"))
+
+
+def load_alias_table(path: str | Path | None = None) -> pd.DataFrame:
+    """Read the reviewed alias table.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        CSV with columns source, source_model, model_id, note; defaults to the
+        packaged ``divergence/data/aliases.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns source, source_model, model_id, note (str; note may be empty), sorted
+        by source and source_model.
+
+    Raises
+    ------
+    SourceError
+        Missing file or column, blank key cell, or one (source, source_model) mapped to
+        two different ids.
+    """
+    path = Path(path) if path is not None else _default_alias_path()
+    df = read_csv(path, required=ALIAS_COLUMNS, dtype=str, keep_default_na=False, comment="#")
+    df = df[ALIAS_COLUMNS].copy()
+    for col in ["source", "source_model", "model_id"]:
+        blank = df[col].str.strip() == ""
+        if blank.any():
+            raise SourceError(path, "empty value", column=col, row=int(blank.to_numpy().argmax()) + 2)
+    df = df.drop_duplicates()
+    dup = df.duplicated(["source", "source_model"], keep=False)
+    if dup.any():
+        pos = int(dup.to_numpy().argmax())
+        raise SourceError(path, "alias mapped to two model ids", column="source_model", row=pos + 2)
+    return df.sort_values(["source", "source_model"], kind="mergesort").reset_index(drop=True)
+
+
+def _clean(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _to_date(value: object) -> pd.Timestamp | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return None
+    try:
+        out = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return None
+    return None if pd.isna(out) else out.tz_localize(None) if out.tzinfo else out
+
+
+@dataclass
+class _ArenaModel:
+    key: str
+    org: str | None
+    lo: pd.Timestamp | None
+    hi: pd.Timestamp | None
+
+
+@dataclass
+class Resolver:
+    """Maps aliases from any source to canonical model ids.
+
+    Attributes
+    ----------
+    aliases : pandas.DataFrame
+        Columns alias, source, model_id, rule; one row per (source, alias).
+    """
+
+    aliases: pd.DataFrame
+    _by_source: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _by_alias: dict[str, str] = field(default_factory=dict, repr=False)
+    _by_norm: dict[str, str] = field(default_factory=dict, repr=False)
+    _arena: dict[str, _ArenaModel] = field(default_factory=dict, repr=False)
+    _ids: set[str] = field(default_factory=set, repr=False)
+    _source_info: dict[tuple[str, str], tuple[str | None, pd.Timestamp | None]] = field(
+        default_factory=dict, repr=False
+    )
+
+    @classmethod
+    def build(
+        cls,
+        arena: pd.DataFrame,
+        sources: pd.DataFrame,
+        alias_table: pd.DataFrame | None = None,
+    ) -> Resolver:
+        """Resolve every arena key and every (source, source_model) to a model id.
+
+        Parameters
+        ----------
+        arena : pandas.DataFrame
+            Columns model_key, display_name, organization, first_seen.
+        sources : pandas.DataFrame
+            Columns source, source_model, display_name, organization, release_date.
+        alias_table : pandas.DataFrame, optional
+            Reviewed aliases (see :func:`load_alias_table`); the packaged table if None.
+
+        Returns
+        -------
+        Resolver
+        """
+        for col in ["model_key", "display_name", "organization", "first_seen"]:
+            if col not in arena.columns:
+                raise ValueError(f"arena table lacks column {col!r}")
+        for col in ["source", "source_model"]:
+            if col not in sources.columns:
+                raise ValueError(f"sources table lacks column {col!r}")
+        if alias_table is None:
+            alias_table = load_alias_table()
+        res = cls(aliases=pd.DataFrame(columns=ALIAS_OUTPUT_COLUMNS))
+        rows: list[tuple[str, str, str, str]] = []
+
+        arena = arena.copy()
+        arena["model_key"] = arena["model_key"].astype(str)
+        arena["fs_"] = [_to_date(v) for v in arena["first_seen"]]
+        arena = arena.sort_values(["model_key", "fs_"], kind="mergesort", na_position="last")
+        arena = arena.drop_duplicates("model_key", keep="first")
+        names_norm: dict[str, set[str]] = {}
+        for r in arena.itertuples(index=False):
+            key = r.model_key
+            fs = r.fs_
+            kd = key_date(key) or _short_date(key, fs)
+            lo, hi = (kd, kd) if kd is not None else (None, fs)
+            org = canonical_org(r.organization) or infer_org(key)
+            res._arena[key] = _ArenaModel(key, org, lo, hi)
+            rows.append((key, "lmarena", key, "arena_key"))
+            res._by_source[("lmarena", key)] = key
+            names_norm.setdefault(normalize(key), set()).add(key)
+            dn = _clean(r.display_name)
+            if dn:
+                names_norm.setdefault(normalize(dn), set()).add(key)
+        key_norm: dict[str, set[str]] = {}
+        for key in res._arena:
+            key_norm.setdefault(normalize(key), set()).add(key)
+        res._by_norm = {n: next(iter(ks)) for n, ks in key_norm.items() if len(ks) == 1}
+        name_index = {n: next(iter(ks)) for n, ks in names_norm.items() if len(ks) == 1}
+        for n, key in res._by_norm.items():
+            name_index.setdefault(n, key)
+        base_index: dict[str, list[str]] = {}
+        for key in res._arena:
+            base = strip_date(normalize(key))
+            if base != normalize(key):
+                base_index.setdefault(base, []).append(key)
+
+        table = {
+            (str(s), str(m)): str(i)
+            for s, m, i in zip(
+                alias_table["source"], alias_table["source_model"], alias_table["model_id"],
+                strict=True,
+            )
+        }
+        src = sources.copy()
+        for col in ["display_name", "organization", "release_date"]:
+            if col not in src.columns:
+                src[col] = None
+        src["source"] = src["source"].astype(str)
+        src["source_model"] = src["source_model"].astype(str)
+        src = src.sort_values(["source", "source_model"], kind="mergesort")
+        src = src.drop_duplicates(["source", "source_model"], keep="first")
+        src_names: dict[tuple[str, str], str | None] = {}
+        pending: list[tuple[str, str, str | None]] = []
+        for r in src.itertuples(index=False):
+            source, model = r.source, r.source_model
+            dn = _clean(r.display_name)
+            org = canonical_org(r.organization) or infer_org(model)
+            rel = _to_date(r.release_date)
+            res._source_info[(source, model)] = (org, rel)
+            src_names[(source, model)] = dn
+            hit = res._match(model, dn, org, rel, table.get((source, model)),
+                             name_index, base_index, source)
+            if hit is None:
+                pending.append((source, model, dn))
+                continue
+            res._by_source[(source, model)] = hit[0]
+            rows.append((model, source, hit[0], hit[1]))
+        rows, demoted = _one_variant_per_key(rows)
+        for source, model in demoted:
+            del res._by_source[(source, model)]
+            pending.append((source, model, src_names.get((source, model))))
+        pending.sort()
+        # Non-arena models: their own normalised id (equal ids across sources merge).
+        for source, model, _dn in pending:
+            mid, rule = normalize(model), "new_model"
+            if not mid:
+                mid = model
+            res._by_source[(source, model)] = mid
+            rows.append((model, source, mid, rule))
+
+        out = pd.DataFrame(rows, columns=ALIAS_OUTPUT_COLUMNS).drop_duplicates()
+        res.aliases = out.sort_values(["source", "alias"], kind="mergesort").reset_index(drop=True)
+        by_alias: dict[str, set[str]] = {}
+        for alias, mid in zip(res.aliases["alias"], res.aliases["model_id"], strict=True):
+            by_alias.setdefault(alias, set()).add(mid)
+        res._ids = set(res.aliases["model_id"])
+        res._by_alias = {a: next(iter(ids)) for a, ids in by_alias.items() if len(ids) == 1}
+        return res
+
+    def _match(
+        self,
+        model: str,
+        dn: str | None,
+        org: str | None,
+        rel: pd.Timestamp | None,
+        table_id: str | None,
+        name_index: dict[str, str],
+        base_index: dict[str, list[str]],
+        source: str,
+    ) -> tuple[str, str] | None:
+        if table_id is not None:
+            return table_id, "alias_table"
+        if model in self._arena and self._compatible(model, org, rel):
+            return model, "exact"
+        norm = normalize(model)
+        if norm in self._by_norm and self._compatible(self._by_norm[norm], org, rel):
+            return self._by_norm[norm], "normalized"
+        if dn and strip_date(norm) == norm and strip_effort(norm) == norm:
+            key = name_index.get(normalize(dn))
+            if key is not None and self._compatible(key, org, rel):
+                return key, "display_name"
+        budget = re.fullmatch(r"(.+)-([0-9]+k)", norm)
+        if budget is not None:
+            key = self._by_norm.get(f"{budget.group(1)}-thinking-{budget.group(2)}")
+            if key is not None and self._compatible(key, org, rel):
+                return key, "variant"
+        for cand in [norm, normalize(dn) if dn else ""]:
+            stripped = strip_effort(cand)
+            if cand and stripped != cand:
+                key = self._by_norm.get(stripped)
+                if key is not None and self._compatible(key, org, rel):
+                    return key, "variant"
+        if rel is not None and strip_date(norm) == norm:
+            best: tuple[pd.Timedelta, str] | None = None
+            for key in base_index.get(strip_date(norm), []):
+                info = self._arena[key]
+                if info.lo is None or not self._compatible(key, org, rel):
+                    continue
+                gap = info.hi - rel
+                if gap >= pd.Timedelta(0) and (best is None or gap < best[0]):
+                    best = (gap, key)
+            if best is not None:
+                return best[1], "dated"
+        return None
+
+    def _compatible(self, key: str, org: str | None, rel: pd.Timestamp | None) -> bool:
+        info = self._arena.get(key)
+        if info is None:
+            return True
+        if org is not None and info.org is not None and org != info.org:
+            return False
+        return _within(rel, info.lo, info.hi)
+
+    def resolve(self, name: str, source: str | None = None) -> str | None:
+        """Canonical id for an alias.
+
+        Parameters
+        ----------
+        name : str
+            A model id or alias as written by any source.
+        source : str, optional
+            The source it comes from; its own aliases are tried first.
+
+        Returns
+        -------
+        str or None
+            The canonical model id, None if unknown.
+        """
+        if source is not None and (source, name) in self._by_source:
+            return self._by_source[(source, name)]
+        if name in self._arena:
+            return name
+        if name in self._by_alias:
+            return self._by_alias[name]
+        norm = normalize(name)
+        if norm in self._by_norm:
+            return self._by_norm[norm]
+        if norm in self._by_alias:
+            return self._by_alias[norm]
+        return norm if norm in self._ids else None
+
+    def violations(self) -> pd.DataFrame:
+        """Aliases joining models of different organizations or > 60 days apart.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns alias, source, model_id, rule, problem (empty when all is well).
+        """
+        bad = []
+        for r in self.aliases.itertuples(index=False):
+            if r.source == "lmarena" or r.model_id not in self._arena:
+                continue
+            org, rel = self._source_info.get((r.source, r.alias), (None, None))
+            info = self._arena[r.model_id]
+            if org is not None and info.org is not None and org != info.org:
+                bad.append((*r, f"organization {org} != {info.org}"))
+            elif not _within(rel, info.lo, info.hi):
+                bad.append((*r, f"release {rel.date()} outside [{info.lo}, {info.hi}] +-60d"))
+        return pd.DataFrame(bad, columns=[*ALIAS_OUTPUT_COLUMNS, "problem"])
+
+
+_EFFORT_RANK = ["xhigh", "high", "max", "medium", "default", "low", "minimal"]
+
+
+def _effort_rank(alias: str) -> int:
+    norm = normalize(alias)
+    for i, word in enumerate(_EFFORT_RANK):
+        if norm.endswith("-" + word):
+            return i
+    m = re.search(r"-([0-9]+)k$", norm)
+    return -int(m.group(1)) if m else len(_EFFORT_RANK)
+
+
+def _one_variant_per_key(
+    rows: list[tuple[str, str, str, str]],
+) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str]]]:
+    """Keep one ``variant`` alias per (source, arena key): the direct match, else the highest effort."""
+    direct = {(s, k) for _a, s, k, rule in rows if rule != "variant"}
+    best: dict[tuple[str, str], str] = {}
+    for alias, source, key, rule in rows:
+        if rule == "variant" and (source, key) not in direct:
+            cur = best.get((source, key))
+            if cur is None or (_effort_rank(alias), alias) < (_effort_rank(cur), cur):
+                best[(source, key)] = alias
+    kept, demoted = [], []
+    for row in rows:
+        alias, source, key, rule = row
+        if rule == "variant" and best.get((source, key)) != alias:
+            demoted.append((source, alias))
+        else:
+            kept.append(row)
+    return kept, demoted
+
+
+def _within(rel: pd.Timestamp | None, lo: pd.Timestamp | None, hi: pd.Timestamp | None) -> bool:
+    if rel is None:
+        return True
+    slack = pd.Timedelta(days=MAX_DAYS_APART)
+    if lo is not None and rel < lo - slack:
+        return False
+    return not (hi is not None and rel > hi + slack)

@@ -1,0 +1,215 @@
+"""The predictor users load: benchmark scores + adoption + metadata → utility.
+
+:class:`Predictor` is plain Python over files in a directory (no MLflow needed):
+
+- ``main.ubj`` / ``main.json``: the utility model (xgboost native format + JSON state);
+- ``bench.ubj`` / ``bench.json``: the benchmarks-only model (``benchmark_implied``);
+- ``intervals.json``: conformal half-widths from out-of-sample residuals;
+- ``features.csv.gz``: raw features of every model in the training snapshot, so that
+  :meth:`Predictor.predict_models` can look models up by id or alias;
+- ``aliases.csv.gz``: alias → model_id;
+- ``card.json``: training range, metrics, feature list.
+
+:func:`load_predictor` loads it from the MLflow registry (default
+``models:/divergence-utility@champion`` in the local SQLite store), any ``models:/``
+URI, or an exported directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from divergence.errors import DivergenceError, SourceError, UnknownModelError
+from divergence.model import UtilityRegressor
+
+OUTPUT_COLUMNS = ["predicted_utility", "lower_80", "upper_80", "lower_90", "upper_90",
+                  "benchmark_implied", "divergence"]
+ID_COLUMNS = ("model_id", "query", "model")
+
+
+class Predictor:
+    """Predict arena utility for rows of raw model-level inputs.
+
+    Parameters
+    ----------
+    directory : path
+        A directory written by :func:`save_predictor_files`.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        d = Path(directory)
+        for name in ["main.json", "bench.json", "intervals.json", "features.csv.gz", "aliases.csv.gz"]:
+            if not (d / name).exists():
+                raise DivergenceError(f"{d / name}: predictor file missing (not a divergence model directory)")
+        self.directory = d
+        self.main = UtilityRegressor.load(d, "main")
+        self.bench = UtilityRegressor.load(d, "bench")
+        self.intervals = json.loads((d / "intervals.json").read_text())
+        self.card = json.loads((d / "card.json").read_text()) if (d / "card.json").exists() else {}
+        self._features: pd.DataFrame | None = None
+        self._aliases: dict[str, str] | None = None
+
+    @property
+    def input_columns(self) -> list[str]:
+        """All accepted input columns (every one optional)."""
+        cols = list(self.main.feature_names_in_) + list(self.bench.feature_names_in_)
+        return list(dict.fromkeys(cols))
+
+    def _check(self, df: pd.DataFrame) -> pd.DataFrame:
+        if not isinstance(df, pd.DataFrame):
+            raise DivergenceError(f"input must be a pandas DataFrame, got {type(df).__name__}")
+        known = set(self.input_columns)
+        cols = [c for c in df.columns if c not in ID_COLUMNS]
+        unknown = [c for c in cols if c not in known]
+        if unknown:
+            raise DivergenceError(
+                f"input column {unknown[0]!r}: unknown feature (see predictor.input_columns; {len(unknown)} unknown)")
+        out = pd.DataFrame(index=df.index)
+        for c in cols:
+            s = df[c]
+            if s.dtype == bool or s.dtype == object and s.map(lambda v: isinstance(v, bool)).any():
+                s = s.astype(object).map(lambda v: float(v) if isinstance(v, bool) else v)
+            num = pd.to_numeric(s, errors="coerce")
+            bad = num.isna() & s.notna() & ~s.astype(str).str.strip().isin(["", "nan", "NaN"])
+            if bad.any():
+                pos = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DivergenceError(f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}")
+            if np.isinf(num.to_numpy(dtype="float64")).any():
+                pos = int(np.flatnonzero(np.isinf(num.to_numpy(dtype="float64")))[0])
+                raise DivergenceError(f"input column {c!r} row {pos + 1}: infinite value")
+            out[c] = num.astype("float64")
+        return out
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Predict for rows of raw inputs; missing optional columns are treated as unknown.
+
+        Returns
+        -------
+        DataFrame
+            :data:`OUTPUT_COLUMNS`, same index as ``df``.
+        """
+        X = self._check(df)
+        if len(X) == 0:
+            return pd.DataFrame(columns=OUTPUT_COLUMNS, dtype="float64")
+        pred = self.main.predict(X.reindex(columns=list(self.main.feature_names_in_)))
+        bimp = self.bench.predict(X.reindex(columns=list(self.bench.feature_names_in_)))
+        q80, q90 = self.intervals["q80"], self.intervals["q90"]
+        return pd.DataFrame({
+            "predicted_utility": pred, "lower_80": pred - q80, "upper_80": pred + q80,
+            "lower_90": pred - q90, "upper_90": pred + q90,
+            "benchmark_implied": bimp, "divergence": pred - bimp,
+        }, index=df.index)
+
+    # ---- lookup by model id ----------------------------------------------------
+    def _load_tables(self) -> None:
+        if self._features is None:
+            f = pd.read_csv(self.directory / "features.csv.gz", dtype={"model_id": str})
+            self._features = f.set_index("model_id").astype("float64")
+            a = pd.read_csv(self.directory / "aliases.csv.gz", dtype=str)
+            amap = {}
+            for alias, mid in zip(a["alias"], a["model_id"], strict=True):
+                amap.setdefault(alias.lower(), mid)
+            for mid in self._features.index:
+                amap.setdefault(mid.lower(), mid)
+            self._aliases = amap
+
+    def resolve(self, query: str) -> str | None:
+        """Canonical model id for an id or alias (case-insensitive; normalised), or None."""
+        self._load_tables()
+        assert self._aliases is not None
+        q = query.strip()
+        hit = self._aliases.get(q.lower())
+        if hit is None:
+            try:
+                from divergence.identity import normalize
+            except ImportError:  # pragma: no cover - identity ships with the package
+                return None
+            hit = self._aliases.get(normalize(q))
+        return hit
+
+    def predict_models(self, queries: list[str], strict: bool = False) -> pd.DataFrame:
+        """Predict for models known to the training snapshot, by id or alias.
+
+        Returns
+        -------
+        DataFrame
+            ``query``, ``model_id``, ``status`` (``ok``/``unknown``) then :data:`OUTPUT_COLUMNS`.
+        """
+        self._load_tables()
+        assert self._features is not None
+        ids = [self.resolve(q) for q in queries]
+        if strict and any(i is None for i in ids):
+            bad = [q for q, i in zip(queries, ids, strict=True) if i is None]
+            raise UnknownModelError(f"unknown model {bad[0]!r} ({len(bad)} unknown)")
+        ok = [i for i in ids if i is not None]
+        preds = self.predict(self._features.loc[ok].reset_index(drop=True)) if ok else pd.DataFrame(columns=OUTPUT_COLUMNS)
+        rows, k = [], 0
+        for q, i in zip(queries, ids, strict=True):
+            if i is None:
+                rows.append({"query": q, "model_id": None, "status": "unknown", **dict.fromkeys(OUTPUT_COLUMNS, np.nan)})
+            else:
+                rows.append({"query": q, "model_id": i, "status": "ok", **preds.iloc[k].to_dict()})
+                k += 1
+        return pd.DataFrame(rows, columns=["query", "model_id", "status", *OUTPUT_COLUMNS])
+
+
+def save_predictor_files(directory: str | Path, main: UtilityRegressor, bench: UtilityRegressor,
+                         intervals: dict[str, float], features: pd.DataFrame, aliases: pd.DataFrame,
+                         card: dict[str, Any]) -> dict[str, str]:
+    """Write every predictor file; returns {artifact name: path} for MLflow."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = [*main.save(d, "main"), *bench.save(d, "bench")]
+    (d / "intervals.json").write_text(json.dumps(intervals, indent=1, sort_keys=True))
+    f = features.reset_index()
+    f.to_csv(d / "features.csv.gz", index=False, float_format="%.6g",
+             compression={"method": "gzip", "mtime": 0})
+    aliases[["alias", "source", "model_id"]].to_csv(d / "aliases.csv.gz", index=False,
+                                                    compression={"method": "gzip", "mtime": 0})
+    (d / "card.json").write_text(json.dumps(card, indent=1, sort_keys=True, default=str))
+    paths += [d / "intervals.json", d / "features.csv.gz", d / "aliases.csv.gz", d / "card.json"]
+    return {p.name.replace(".", "_"): str(p) for p in paths}
+
+
+def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = None) -> Predictor:
+    """Load the predictor.
+
+    Parameters
+    ----------
+    uri : str or path, optional
+        ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` (default
+        ``models:/divergence-utility@champion``) or an exported directory.
+    tracking_uri : str, optional
+        Defaults to :func:`divergence.config.default_tracking_uri` (local SQLite store).
+
+    Returns
+    -------
+    Predictor
+    """
+    if uri is None:
+        uri = "models:/divergence-utility@champion"
+    p = Path(str(uri))
+    if not str(uri).startswith("models:/"):
+        if not p.is_dir():
+            raise DivergenceError(f"{uri}: not a models:/ URI nor an exported model directory")
+        sub = p / "predictor"
+        return Predictor(sub if sub.is_dir() else p)
+    import mlflow
+
+    from divergence.config import default_tracking_uri
+
+    mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=str(uri))
+    except Exception as exc:  # mlflow raises several types for a missing model/alias
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DivergenceError(f"{uri}: cannot load from {mlflow.get_tracking_uri()}: {msg}") from None
+    art = Path(local) / "artifacts"
+    if not art.is_dir():
+        raise SourceError(local, "not a divergence model (no artifacts/ directory)")
+    return Predictor(art)
