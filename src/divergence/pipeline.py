@@ -164,7 +164,7 @@ def metrics_table(preds: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
         g = grp.set_index("model_id")
         lo = g["lower_90"] if method == "ours" else None
         hi = g["upper_90"] if method == "ours" else None
-        m = evaluate(g["y"], g["pred"], lower=lo, upper=hi, y_err=g["y_err"].fillna(0.0), n_boot=n_boot, seed=seed)
+        m = evaluate(g["y"], g["pred"], lower=lo, upper=hi, y_err=g["y_err"], n_boot=n_boot, seed=seed)
         m = m.reset_index()
         m.insert(0, "method", method)
         out.append(m)
