@@ -1,0 +1,5 @@
+import sys
+
+from divergence.cli import main
+
+sys.exit(main())

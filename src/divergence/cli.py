@@ -1,0 +1,212 @@
+"""Command-line interface: ``divergence <command>``.
+
+Errors on bad input are one line on stderr naming the file/column/row, with exit code 2
+(no traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from divergence.errors import DivergenceError
+
+
+def _int(text: str) -> int:
+    """Integer argument that also accepts MLflow's float rendering (``"5.0"``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    return int(value)
+
+
+def _common_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--experiment", default="experiments/overall.yaml", help="experiment config (path or name)")
+    p.add_argument("--n-trials", type=_int, default=None, help="Optuna trials (overrides the config)")
+    p.add_argument("--seed", type=_int, default=None, help="random seed (overrides the config)")
+    p.add_argument("--snapshot", default=None, help="snapshot directory (default data/snapshot)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs and tests)."""
+    ap = argparse.ArgumentParser(prog="divergence", description=__doc__.splitlines()[0])
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="build or inspect the snapshot")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    b = dsub.add_parser("build", help="build data/snapshot from the raw public data")
+    b.add_argument("--raw", default=None, help="raw data directory (default ../shared/data/raw)")
+    b.add_argument("--out", default=None, help="snapshot directory (default data/snapshot)")
+    c = dsub.add_parser("coverage", help="per-source coverage of arena models")
+    c.add_argument("--snapshot", default=None)
+    c.add_argument("--since", default="2024-06-01")
+
+    for name, helptext in [("tune", "tune hyper-parameters (Optuna)"),
+                           ("evaluate", "walk-forward evaluation with baselines"),
+                           ("train", "evaluate, train the final model and register it"),
+                           ("main", "build snapshot if missing, tune, evaluate, train, register, report")]:
+        p = sub.add_parser(name, help=helptext)
+        _common_run_args(p)
+        if name in {"tune", "main"}:
+            p.add_argument("--storage", default=None,
+                           help="Optuna storage: journal file path or postgresql:// URL (needed for --workers > 1)")
+            p.add_argument("--workers", type=_int, default=1, help="parallel tuning worker processes")
+        if name in {"evaluate", "train"}:
+            p.add_argument("--params", default=None, help="JSON file of model params (default: untuned defaults)")
+
+    pr = sub.add_parser("predict", help="predict utility for rows or known models")
+    g = pr.add_mutually_exclusive_group(required=True)
+    g.add_argument("--input", help="CSV of raw model-level inputs (columns: see the model card)")
+    g.add_argument("--model", nargs="+", metavar="ID", help="model ids or aliases known to the snapshot")
+    pr.add_argument("--output", required=True, help="CSV to write")
+    pr.add_argument("--model-uri", default=None, help="models:/ URI or exported directory (default champion)")
+
+    ex = sub.add_parser("export", help="export the champion with a model card to models/<name>/")
+    ex.add_argument("--model-uri", default=None)
+    ex.add_argument("--out", default=None)
+
+    rp = sub.add_parser("report", help="write the divergence report (PNG + HTML) under reports/")
+    rp.add_argument("--snapshot", default=None)
+    rp.add_argument("--out", default="reports")
+    rp.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
+    return ap
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from divergence.config import default_raw_dir, default_snapshot_dir
+
+    if args.data_command == "build":
+        from divergence.dataset import build_snapshot
+
+        raw = Path(args.raw) if args.raw else default_raw_dir()
+        out = Path(args.out) if args.out else default_snapshot_dir()
+        manifest = build_snapshot(raw, out)
+        for name, t in manifest["tables"].items():
+            print(f"{name:<11} {t['rows']:>8} rows  sha256 {t['sha256'][:12]}")
+        print(f"snapshot written to {out}")
+        return 0
+    from divergence.coverage import coverage
+    from divergence.snapshot import load_snapshot
+
+    tables = load_snapshot(args.snapshot)
+    per, unmatched = coverage(tables, args.since)
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_rows", 500):
+        print(per.to_string(index=False, float_format=lambda v: f"{v:.1%}"))
+        print(f"\narena models released since {args.since} without an Artificial Analysis match: {len(unmatched)}")
+        print(unmatched.to_string(index=False))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from divergence.experiment import load_experiment
+    from divergence.runs import run
+
+    exp = load_experiment(args.experiment, n_trials=args.n_trials, seed=args.seed)
+    steps = {"tune": ("tune",), "evaluate": ("evaluate",), "train": ("evaluate", "train"),
+             "main": ("tune", "evaluate", "train")}[args.command]
+    if args.command == "main":
+        from divergence.config import default_raw_dir, default_snapshot_dir
+
+        snap = Path(args.snapshot) if args.snapshot else default_snapshot_dir()
+        if not (snap / "manifest.json").exists():
+            from divergence.dataset import build_snapshot
+
+            build_snapshot(default_raw_dir(), snap)
+    storage = getattr(args, "storage", None)
+    storage = None if storage in (None, "", "none") else storage
+    out = run(exp, steps, snapshot_dir=args.snapshot, params_path=getattr(args, "params", None),
+              storage=storage, workers=getattr(args, "workers", 1),
+              report=args.command == "main")
+    if "walkforward_metrics" in out:
+        from divergence.runs import markdown_table
+
+        print(markdown_table(out["walkforward_metrics"]))
+    if "model" in out:
+        m = out["model"]
+        print(f"registered {m['name']} version {m.get('version')}: {m.get('champion_reason', '')}")
+    if args.command == "tune":
+        import json
+
+        print(json.dumps(out["params"], indent=1))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from divergence.atomic import atomic_file
+    from divergence.predictor import load_predictor
+    from divergence.sources._io import read_csv
+
+    pred = load_predictor(args.model_uri)
+    if args.model:
+        out = pred.predict_models(args.model)
+    else:
+        df = read_csv(args.input)
+        if df.empty:
+            raise DivergenceError(f"{args.input}: no data rows")
+        ident = next((c for c in ("model_id", "query", "model") if c in df.columns), None)
+        res = pred.predict(df)
+        out = pd.DataFrame({
+            "query": df[ident].astype(str) if ident else [f"row{i + 1}" for i in range(len(df))],
+            "model_id": df[ident].map(lambda q: pred.resolve(str(q))) if ident else None,
+            "status": "ok",
+        })
+        out = pd.concat([out, res.reset_index(drop=True)], axis=1)
+    unknown = out.loc[out["status"] == "unknown", "query"].tolist()
+    for q in unknown:
+        print(f"unknown model: {q}", file=sys.stderr)
+    if len(unknown) == len(out):
+        print("error: no model resolved; nothing written", file=sys.stderr)
+        return 2
+    with atomic_file(args.output, "w") as fh:
+        out.to_csv(fh, index=False, float_format="%.2f")
+    print(f"wrote {len(out)} rows to {args.output} ({len(unknown)} unknown)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``divergence`` console script."""
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "data":
+            return _cmd_data(args)
+        if args.command in {"tune", "evaluate", "train", "main"}:
+            return _cmd_run(args)
+        if args.command == "predict":
+            return _cmd_predict(args)
+        if args.command == "export":
+            from divergence.export import export_model
+
+            path = export_model(args.model_uri, args.out)
+            print(f"exported to {path}")
+            return 0
+        if args.command == "report":
+            from divergence.reports import write_report
+            from divergence.snapshot import load_snapshot
+
+            paths = write_report(load_snapshot(args.snapshot), Path(args.out), log_to_mlflow=not args.no_mlflow)
+            print(f"report written: {paths['html']}")
+            return 0
+    except DivergenceError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Export a registered model with a model card (``divergence export``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from divergence.atomic import atomic_dir
+from divergence.config import project_root
+from divergence.predictor import load_predictor
+
+
+def model_card(card: dict) -> str:
+    """Markdown model card from the card JSON written at training time."""
+    m = card.get("walkforward_metrics", {})
+
+    def fmt(key: str) -> str:
+        if key not in m:
+            return "n/a"
+        lo, hi = m.get(f"{key}_ci_lo"), m.get(f"{key}_ci_hi")
+        ci = f" (95% CI {lo:.3g} to {hi:.3g})" if lo is not None and hi is not None else ""
+        return f"{m[key]:.3g}{ci}"
+
+    baselines = sorted({k.split("_walkforward_")[0] for k in m if k.startswith("baseline_")})
+    base_rows = "\n".join(
+        f"| {b.removeprefix('baseline_')} | {fmt(f'{b}_walkforward_rmse')} | {fmt(f'{b}_walkforward_spearman')} |"
+        for b in baselines)
+    exp = card.get("experiment", {})
+    q = card.get("intervals", {})
+    return f"""# Model card: {card.get('registered_model')}
+
+## What it predicts
+{card.get('target')} (LMArena human-preference rating, normalised to the scale of the
+latest snapshot), from benchmark scores, adoption signals and metadata. Also returns a
+benchmarks-only prediction (`benchmark_implied`) and `divergence` = difference of the two.
+
+## Training data
+- Models: {card.get('training_models')} rated models released {card.get('training_release_range', ['?', '?'])[0]}
+  to {card.get('training_release_range', ['?', '?'])[1]}.
+- Snapshot sha256: `{card.get('snapshot_sha256')}`; code commit `{card.get('git_commit')}`.
+- Feature set `{exp.get('feature_set')}` ({len(card.get('features_main', []))} columns), benchmarks-only set
+  `{exp.get('benchmark_feature_set')}` ({len(card.get('features_benchmarks_only', []))} columns).
+
+## Walk-forward evaluation (newest {exp.get('n_test')} models, each predicted from older models only)
+| predictor | RMSE | Spearman |
+|---|---|---|
+| ours | {fmt('walkforward_rmse')} | {fmt('walkforward_spearman')} |
+| ours, benchmarks only | {fmt('benchmarks_only_walkforward_rmse')} | {fmt('benchmarks_only_walkforward_spearman')} |
+{base_rows}
+
+MAE {fmt('walkforward_mae')}; 90% interval coverage {fmt('walkforward_coverage')}.
+Prediction intervals: ±{q.get('q80', float('nan')):.1f} (80%) and ±{q.get('q90', float('nan')):.1f} (90%)
+rating points, split-conformal on out-of-sample residuals.
+
+## Intended use
+Estimating the arena standing of a model that has benchmark scores but no (or few) arena
+votes yet, and measuring where benchmarks and human preference disagree.
+
+## Known limits
+- Small n (hundreds of models); CIs above are wide and honest about it.
+- Trees cannot extrapolate: a linear base margin carries the trend, but frontier models
+  beyond the training range remain the least certain.
+- Arena ratings re-anchor between snapshots; targets are normalised by anchor models.
+- Adoption signals exist only for recent models (sources start 2024-2026), so for older
+  models the adoption features are missing by construction.
+- Benchmark coverage is uneven by source and era; a model with few benchmarks gets a
+  prediction dominated by its metadata and the training mean.
+- Not a measure of safety, cost-effectiveness or any specific user's utility.
+
+## Inputs
+Every column is optional (missing = unknown). Columns: see `input_columns.json`.
+"""
+
+
+def export_model(uri: str | None = None, out: str | Path | None = None) -> Path:
+    """Copy a registered model's predictor files and write MODEL_CARD.md.
+
+    Returns
+    -------
+    Path
+        The export directory (``models/<registered name>`` by default).
+    """
+    pred = load_predictor(uri)
+    name = pred.card.get("registered_model", "divergence-utility")
+    target = Path(out) if out else project_root() / "models" / name
+    with atomic_dir(target) as tmp:
+        shutil.copytree(pred.directory, tmp / "predictor")
+        (tmp / "MODEL_CARD.md").write_text(model_card(pred.card))
+        (tmp / "input_columns.json").write_text(json.dumps(pred.input_columns, indent=1))
+    return target
