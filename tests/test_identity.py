@@ -50,7 +50,7 @@ def _load_arena() -> tuple[pd.DataFrame, set[str]]:
 
 def _load_sources() -> pd.DataFrame:
     aa = json.loads((RAW / "benchmarks/artificial-analysis/aa_api_live.json").read_text())["data"]
-    frames = [pd.DataFrame([{"source": "artificial_analysis", "source_model": r["slug"],
+    frames = [pd.DataFrame([{"source": "artificial-analysis", "source_model": r["slug"],
                              "display_name": r["name"], "organization": r["model_creator"]["name"],
                              "release_date": r.get("release_date")} for r in aa])]
     ep = pd.read_csv(RAW / "benchmarks/epoch-benchmark-stitching/model_versions.csv")
@@ -60,7 +60,7 @@ def _load_sources() -> pd.DataFrame:
     rows = []
     for p in sorted((RAW / "benchmarks/llm-stats/data/organizations").glob("*/models/*/model.json")):
         r = json.loads(p.read_text())
-        rows.append({"source": "llm_stats", "source_model": r["model_id"], "display_name": r["name"],
+        rows.append({"source": "llm-stats", "source_model": r["model_id"], "display_name": r["name"],
                      "organization": r["organization_id"], "release_date": r.get("release_date")})
     frames.append(pd.DataFrame(rows))
     lb: set[str] = set()
@@ -107,11 +107,11 @@ def test_known_aliases(real):
     _arena, _style, _sources, res = real
     assert res.resolve("gpt-4o-2024-05-13") == "gpt-4o-2024-05-13"
     assert res.resolve("o3-2025-04-16_high", source="epoch") == "o3-2025-04-16"
-    assert res.resolve("claude-35-sonnet", source="artificial_analysis") == "claude-3-5-sonnet-20241022"
-    assert res.resolve("claude-4-sonnet-thinking", source="artificial_analysis") == (
+    assert res.resolve("claude-35-sonnet", source="artificial-analysis") == "claude-3-5-sonnet-20241022"
+    assert res.resolve("claude-4-sonnet-thinking", source="artificial-analysis") == (
         "claude-sonnet-4-20250514-thinking-32k")
-    assert res.resolve("claude-4-sonnet", source="artificial_analysis") == "claude-sonnet-4-20250514"
-    assert res.resolve("gpt-oss-120b", source="artificial_analysis") == "gpt-oss-120b"
+    assert res.resolve("claude-4-sonnet", source="artificial-analysis") == "claude-sonnet-4-20250514"
+    assert res.resolve("gpt-oss-120b", source="artificial-analysis") == "gpt-oss-120b"
     assert res.resolve("openai/gpt-4o-2024-05-13") == "gpt-4o-2024-05-13"
     assert res.resolve("claude-3-7-sonnet-20250219_32K", source="epoch") == (
         "claude-3-7-sonnet-20250219-thinking-32k")
@@ -158,7 +158,7 @@ def test_aa_coverage_target(real):
     target = set(arena.loc[(arena["first_seen"] >= "2024-06-01")
                            & arena["model_key"].isin(style), "model_key"])
     al = res.aliases
-    matched = set(al.loc[(al["source"] == "artificial_analysis"), "model_id"]) & target
+    matched = set(al.loc[(al["source"] == "artificial-analysis"), "model_id"]) & target
     share = len(matched) / len(target)
     # The brief's target is 0.90; AA (589 models) lacks ~90 of these arena keys entirely
     # (anonymous/experimental previews, Hunyuan, Yi, Reka, Granite 3, ...). Guard what we reach.

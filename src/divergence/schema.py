@@ -124,7 +124,9 @@ def coerce(df: pd.DataFrame, kind: str, schemas: dict[str, dict[str, str]] = REA
         elif typ == "date":
             out[col] = pd.to_datetime(s).astype("datetime64[ns]")
         elif typ == "bool":
-            out[col] = s.astype(object).map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else bool(v))
+            out[col] = pd.Series(
+                [None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else bool(v)
+                 for v in s.astype(object)], index=s.index, dtype=object)
         elif typ == "int":
             out[col] = s.astype("int64")
     return out.reset_index(drop=True)

@@ -1,0 +1,287 @@
+"""Artificial Analysis: independent benchmark scores, prices and speed (pull of 2026-07-31).
+
+Source
+------
+``raw/benchmarks/artificial-analysis/`` (Artificial Analysis, artificialanalysis.ai; no
+license stated, the Artificial Analysis terms of use apply and require attribution).
+
+``aa_api_live.json``
+    JSON object ``{"status", "prompt_options", "data": [...]}``; one record per model
+    configuration with ``slug``, ``name``, ``release_date``, ``model_creator{name, slug}``,
+    ``evaluations{<key>: score|null}``, ``pricing{price_1m_blended_3_to_1,
+    price_1m_input_tokens, price_1m_output_tokens}`` and
+    ``median_output_tokens_per_second``. 589 records.
+``aa_model_data.json`` / ``aa_model_data.csv``
+    Two exports of one table (38 slugs) whose ``type`` is ``"Open weights"`` or
+    ``"Proprietary"``; the only open-weights flag Artificial Analysis publishes.
+``aa_models_scraped.json``
+    A scrape of 99 reasoning models (``is_reasoning`` is true for all of them).
+
+What is kept
+------------
+- ``benchmarks``: one row per non-null evaluation, benchmark ``"aa:<evaluation key>"``
+  (``aa:artificial_analysis_intelligence_index``, ``aa:gpqa``, ``aa:mmlu_pro``, ...),
+  source ``"artificial-analysis"``, ``source_model`` = ``slug``, ``as_of`` 2026-07-31,
+  ``self_reported`` False (Artificial Analysis runs every evaluation itself). Null
+  scores are omitted. Scales are native: the three indices are 0-100, every other
+  evaluation a 0-1 fraction.
+- ``adoption``: ``price_blended_usd_per_mtok`` (3:1 input:output blend),
+  ``price_input_usd_per_mtok``, ``price_output_usd_per_mtok`` and
+  ``output_tokens_per_s`` (median), dated 2026-07-31.
+- ``meta``: ``display_name`` = ``name``, ``organization`` = ``model_creator.name``,
+  ``release_date``, ``open_weights`` from ``aa_model_data`` (None for the other slugs),
+  ``reasoning`` from the name (see :func:`reasoning_from_name`), falling back to
+  True for slugs listed in ``aa_models_scraped.json``; ``params_b`` is not published.
+
+Known defects handled
+---------------------
+- A price or speed of exactly 0 means "not measured / not priced" in this API (e.g.
+  ``GPT-5.5 Pro (xhigh)`` and ``Grok-1`` have all-zero prices): such values are
+  omitted from ``adoption`` instead of being reported as free or infinitely slow.
+- Slugs are unique in this pull. Should several records share a slug, each gets
+  ``"<slug>--<slugified name>"`` (and ``"<slug>--<record id>"`` if even that
+  collides), so ``source_model`` stays unique and deterministic.
+- Scale consistency: within one non-index evaluation, values above 1 among 0-1
+  fractions are percentages and are divided by 100 (none in this pull).
+- Exact duplicate rows are dropped; rows conflicting on the key keep the highest value.
+
+Every malformed input (invalid JSON, missing key, non-numeric or non-finite score, value
+out of range, unknown ``type``, the two ``aa_model_data`` exports disagreeing) raises
+:class:`~divergence.errors.SourceError` naming the file, key and record.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from divergence.errors import SourceError
+from divergence.schema import READER_SCHEMAS, validate
+from divergence.sources._io import as_float, parse_dates, read_csv, read_json, require_keys
+
+SOURCE = "artificial-analysis"
+AS_OF = pd.Timestamp("2026-07-31")
+FOLDER = Path("benchmarks") / "artificial-analysis"
+
+_RECORD_KEYS = ["slug", "name", "release_date", "model_creator", "evaluations", "pricing",
+                "median_output_tokens_per_second"]
+_PRICE_SIGNALS = {
+    "price_1m_blended_3_to_1": "price_blended_usd_per_mtok",
+    "price_1m_input_tokens": "price_input_usd_per_mtok",
+    "price_1m_output_tokens": "price_output_usd_per_mtok",
+}
+_SPEED_SIGNAL = "output_tokens_per_s"
+_TYPE = {"Open weights": True, "Proprietary": False}
+
+_NON_REASONING = re.compile(r"non[- ]?reasoning", re.IGNORECASE)
+_REASONING = re.compile(
+    r"\(\s*(?:adaptive\s+)?reasoning\b"  # "(Reasoning)", "(Adaptive Reasoning, Max Effort)"
+    r"|\((?:x?high|medium|low|max|minimal)\)"  # effort labels of reasoning models
+    r"|\bthink(?:ing|er)?\b"  # "Thinking", "Think", "Thinker", "Deep Think"
+    r"|\breasoning\b"  # "Sonar Reasoning", "Jamba Reasoning 3B"
+    r"|\bR1\b|\bQwQ\b"  # DeepSeek R1 and its distills/post-trains, Qwen QwQ
+    r"|^o[1-9]\b",  # OpenAI o-series
+    re.IGNORECASE,
+)
+
+
+def reasoning_from_name(name: str) -> bool | None:
+    """Reasoning flag implied by an Artificial Analysis model name.
+
+    Parameters
+    ----------
+    name : str
+        Display name such as ``"gpt-oss-120b (high)"`` or ``"Kimi K2 (Non-reasoning)"``.
+
+    Returns
+    -------
+    bool or None
+        False for "Non-reasoning"; True for "(Reasoning...)", an effort label
+        ("(high)", "(xhigh)", "(minimal)", ...), "Think"/"Thinking"/"Thinker",
+        "Reasoning", "R1", "QwQ" or an OpenAI o-series name; None otherwise.
+    """
+    if _NON_REASONING.search(name):
+        return False
+    if _REASONING.search(name.strip()):
+        return True
+    return None
+
+
+def _slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _text(value: object, path: Path, column: str, row: str, *, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise SourceError(path, f"expected a non-empty string, got {value!r}", column=column, row=row)
+    return value
+
+
+def _open_weights(folder: Path) -> dict[str, bool]:
+    """Slug -> open weights from ``aa_model_data.json``, cross-checked with the CSV export."""
+    jpath = folder / "aa_model_data.json"
+    doc = read_json(jpath)
+    if not isinstance(doc, dict) or not doc:
+        raise SourceError(jpath, "expected a non-empty object keyed by slug")
+    out: dict[str, bool] = {}
+    for slug, rec in doc.items():
+        require_keys(rec, ["type"], jpath, row=repr(slug))
+        if rec["type"] not in _TYPE:
+            raise SourceError(jpath, f"unknown type {rec['type']!r}", column="type", row=repr(slug))
+        out[slug] = _TYPE[rec["type"]]
+    cpath = folder / "aa_model_data.csv"
+    csv = read_csv(cpath, required=["slug", "type"], dtype=str, keep_default_na=False)
+    for pos, (slug, typ) in enumerate(zip(csv["slug"], csv["type"], strict=True)):
+        line = pos + 2
+        if typ not in _TYPE:
+            raise SourceError(cpath, f"unknown type {typ!r}", column="type", row=line)
+        if slug in out and out[slug] != _TYPE[typ]:
+            raise SourceError(cpath, f"type {typ!r} disagrees with aa_model_data.json", column="type", row=line)
+        out.setdefault(slug, _TYPE[typ])
+    return out
+
+
+def _scraped_reasoning(folder: Path) -> dict[str, bool]:
+    """Slug -> ``is_reasoning`` from ``aa_models_scraped.json``."""
+    path = folder / "aa_models_scraped.json"
+    doc = read_json(path)
+    if not isinstance(doc, list):
+        raise SourceError(path, f"expected a list, got {type(doc).__name__}")
+    out: dict[str, bool] = {}
+    for i, rec in enumerate(doc):
+        row = f"[{i}]"
+        require_keys(rec, ["slug", "is_reasoning"], path, row=row)
+        slug = _text(rec["slug"], path, "slug", row)
+        if not isinstance(rec["is_reasoning"], bool):
+            raise SourceError(path, f"expected true/false, got {rec['is_reasoning']!r}", column="is_reasoning", row=row)
+        out[slug] = rec["is_reasoning"]
+    return out
+
+
+def _unique_ids(records: list[dict]) -> list[str]:
+    """``source_model`` per record: the slug, disambiguated when slugs repeat."""
+    slugs = pd.Series([r["slug"] for r in records])
+    ids = slugs.copy()
+    dup = slugs.duplicated(keep=False)
+    if dup.any():
+        ids[dup] = [f"{r['slug']}--{_slugify(r['name'])}" for r, d in zip(records, dup, strict=True) if d]
+        again = ids.duplicated(keep=False)
+        ids[again] = [f"{r['slug']}--{r.get('id')}" for r, d in zip(records, again, strict=True) if d]
+    return ids.tolist()
+
+
+def _harmonise_fractions(bench: pd.DataFrame) -> pd.DataFrame:
+    """Divide stray percentages by 100 inside evaluations that are 0-1 fractions."""
+    frac = ~bench["benchmark"].str.contains("index")
+    for _name, grp in bench[frac].groupby("benchmark", sort=True):
+        big = grp["score"] > 1
+        if big.any() and (~big).sum() > big.sum():
+            bench.loc[grp.index[big], "score"] = grp.loc[big, "score"] / 100
+    return bench
+
+
+def read(raw: Path) -> dict[str, pd.DataFrame]:
+    """Read the Artificial Analysis API pull.
+
+    Parameters
+    ----------
+    raw : Path
+        The ``raw/`` directory of the shared data.
+
+    Returns
+    -------
+    dict of DataFrame
+        ``"benchmarks"``, ``"adoption"`` and ``"meta"``, each matching
+        :data:`divergence.schema.READER_SCHEMAS` and sorted by its key columns.
+    """
+    folder = Path(raw) / FOLDER
+    path = folder / "aa_api_live.json"
+    doc = read_json(path)
+    require_keys(doc, ["data"], path)
+    records = doc["data"]
+    if not isinstance(records, list) or not records:
+        raise SourceError(path, "expected a non-empty list", column="data")
+    for i, rec in enumerate(records):
+        row = f"data[{i}]"
+        require_keys(rec, _RECORD_KEYS, path, row=row)
+        _text(rec["slug"], path, "slug", row)
+        _text(rec["name"], path, "name", row)
+        _text(rec["release_date"], path, "release_date", row, required=False)
+        for key in ("model_creator", "evaluations", "pricing"):
+            if not isinstance(rec[key], dict):
+                raise SourceError(path, f"expected an object, got {type(rec[key]).__name__}", column=key, row=row)
+        require_keys(rec["model_creator"], ["name"], path, row=row)
+        require_keys(rec["pricing"], list(_PRICE_SIGNALS), path, row=row)
+
+    ids = _unique_ids(records)
+    open_w = _open_weights(folder)
+    scraped = _scraped_reasoning(folder)
+
+    bench_rows: list[tuple[str, str, float]] = []
+    adopt_rows: list[tuple[str, str, float]] = []
+    meta_rows: list[dict] = []
+    for i, (rec, sid) in enumerate(zip(records, ids, strict=True)):
+        row = f"data[{i}] ({rec['slug']})"
+        for key, value in rec["evaluations"].items():
+            score = as_float(value, path, f"evaluations.{key}", row, lo=0.0, hi=100.0)
+            if not np.isnan(score):
+                bench_rows.append((sid, f"aa:{key}", score))
+        for key, signal in _PRICE_SIGNALS.items():
+            v = as_float(rec["pricing"][key], path, f"pricing.{key}", row, lo=0.0)
+            if v > 0:
+                adopt_rows.append((sid, signal, v))
+        v = as_float(rec["median_output_tokens_per_second"], path, "median_output_tokens_per_second", row, lo=0.0)
+        if v > 0:
+            adopt_rows.append((sid, _SPEED_SIGNAL, v))
+        name = rec["name"]
+        reasoning = reasoning_from_name(name)
+        if reasoning is None:
+            reasoning = scraped.get(rec["slug"])
+        meta_rows.append({
+            "source_model": sid,
+            "display_name": name.strip(),
+            "organization": _text(rec["model_creator"]["name"], path, "model_creator.name", row, required=False),
+            "release_date": rec["release_date"],
+            "open_weights": open_w.get(rec["slug"]),
+            "reasoning": reasoning,
+            "params_b": np.nan,
+        })
+
+    bench = pd.DataFrame(bench_rows, columns=["source_model", "benchmark", "score"])
+    bench = _harmonise_fractions(bench)
+    bench = bench.assign(source=SOURCE, as_of=AS_OF, self_reported=False)
+    bench = _dedupe_max(bench, ["source", "source_model", "benchmark", "as_of"], "score")
+
+    adoption = pd.DataFrame(adopt_rows, columns=["source_model", "signal", "value"])
+    adoption = adoption.assign(source=SOURCE, date=AS_OF)
+    adoption = _dedupe_max(adoption, ["source", "source_model", "signal", "date"], "value")
+
+    meta = pd.DataFrame(meta_rows)
+    meta["release_date"] = parse_dates(meta["release_date"].astype(object), "release_date", path, row_offset=0)
+    meta = meta.assign(source=SOURCE).sort_values(["source", "source_model"], kind="mergesort")
+    return {
+        "benchmarks": _checked(bench, "benchmarks", str(path)),
+        "adoption": _checked(adoption, "adoption", str(path)),
+        "meta": _checked(meta.reset_index(drop=True), "meta", str(path)),
+    }
+
+
+def _dedupe_max(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """Drop exact duplicates; on conflicting keys keep the highest ``value``; sort by keys."""
+    df = df.drop_duplicates()
+    df = df.sort_values([*keys, value], ascending=[True] * len(keys) + [False], kind="mergesort")
+    return df.drop_duplicates(keys).reset_index(drop=True)
+
+
+def _checked(df: pd.DataFrame, kind: str, origin: str) -> pd.DataFrame:
+    """``schema.validate`` plus object dtype for flag columns (True/False/None objects)."""
+    out = validate(df, kind, origin)
+    for col, typ in READER_SCHEMAS[kind].items():
+        if typ == "bool":
+            out[col] = out[col].astype(object)
+    return out
