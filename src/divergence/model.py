@@ -130,7 +130,8 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         den = obs.astype(float) @ (load**2)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["eng.general_factor"] = np.where(den > 1e-9, num / den, np.nan)
-        for fam, cols in st["families"].items():
+        for fam in [f for f in FAMILIES if f in st["families"]]:  # fixed order (JSON may sort keys)
+            cols = st["families"][fam]
             idx = [st["bench_columns"].index(c) for c in cols]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)

@@ -69,7 +69,7 @@ class Predictor:
         if unknown:
             raise DivergenceError(
                 f"input column {unknown[0]!r}: unknown feature (see predictor.input_columns; {len(unknown)} unknown)")
-        out = pd.DataFrame(index=df.index)
+        out: dict[str, pd.Series] = {}
         for c in cols:
             s = df[c]
             if s.dtype == bool or s.dtype == object and s.map(lambda v: isinstance(v, bool)).any():
@@ -83,7 +83,7 @@ class Predictor:
                 pos = int(np.flatnonzero(np.isinf(num.to_numpy(dtype="float64")))[0])
                 raise DivergenceError(f"input column {c!r} row {pos + 1}: infinite value")
             out[c] = num.astype("float64")
-        return out
+        return pd.DataFrame(out, index=df.index)
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """Predict for rows of raw inputs; missing optional columns are treated as unknown.

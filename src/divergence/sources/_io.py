@@ -103,12 +103,15 @@ def read_csv(
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(path, f"malformed CSV: {msg}") from None
     require_columns(df, required, path)
-    if len(df.columns) != len(set(df.columns)) or any(
-        str(c).rsplit(".", 1)[-1].isdigit() and str(c).rsplit(".", 1)[0] in df.columns
-        for c in df.columns
-    ):
-        dup = [c for c in df.columns if str(c).rsplit(".", 1)[0] in df.columns and c != str(c).rsplit(".", 1)[0]]
-        raise SourceError(path, "duplicate column header", column=str(dup[0]) if dup else None)
+    if kwargs.get("header", "infer") == "infer" and "names" not in kwargs:
+        sep = kwargs.get("sep", ",")
+        first = raw.decode("utf-8-sig").splitlines()[0] if raw else ""
+        header = next(csv.reader([first], delimiter=sep)) if first else []
+        seen: set[str] = set()
+        for col in header:
+            if col in seen:
+                raise SourceError(path, "duplicate column header", column=col)
+            seen.add(col)
     return df
 
 
@@ -158,6 +161,16 @@ def numeric_column(
     return out
 
 
+def _bounds(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"outside [{lo}, {hi}]"
+    if lo is not None:
+        return f"below the minimum {lo}"
+    if hi is not None:
+        return f"above the maximum {hi}"
+    return "is not finite"
+
+
 def check_range(
     values: pd.Series,
     col: str,
@@ -176,7 +189,7 @@ def check_range(
         bad |= arr > hi
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        raise SourceError(path, f"value {arr[pos]!r} out of range [{lo}, {hi}]", column=col, row=pos + row_offset)
+        raise SourceError(path, f"value {float(arr[pos])} {_bounds(lo, hi)}", column=col, row=pos + row_offset)
 
 
 def as_float(value: Any, path: str | Path, column: str, row: Any, *, lo: float | None = None,
@@ -193,7 +206,7 @@ def as_float(value: Any, path: str | Path, column: str, row: Any, *, lo: float |
             return math.nan
         raise SourceError(path, f"non-numeric value {value!r}", column=column, row=row) from None
     if math.isinf(out) or (lo is not None and out < lo) or (hi is not None and out > hi):
-        raise SourceError(path, f"value {out!r} out of range [{lo}, {hi}]", column=column, row=row)
+        raise SourceError(path, f"value {out!r} {_bounds(lo, hi)}", column=column, row=row)
     return out
 
 
@@ -207,7 +220,10 @@ def parse_dates(
     (a date in the future relative to the data), raises naming the row.
     """
     blank = s.isna() | s.astype(str).str.strip().isin(["", "nan", "NaT", "None", "null"])
-    out = pd.to_datetime(s.where(~blank), errors="coerce", format=fmt)
+    try:
+        out = pd.to_datetime(s.where(~blank), errors="coerce", format=fmt)
+    except ValueError:  # mixed time-zone offsets: compare in UTC
+        out = pd.to_datetime(s.where(~blank), errors="coerce", format=fmt, utc=True)
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert(None)
     out = out.dt.normalize().astype("datetime64[ns]")
