@@ -163,12 +163,12 @@ def numeric_column(
 
 def _bounds(lo: float | None, hi: float | None) -> str:
     if lo is not None and hi is not None:
-        return f"outside [{lo}, {hi}]"
+        return f"out of range [{lo}, {hi}]"
     if lo is not None:
-        return f"below the minimum {lo}"
+        return f"out of range (minimum {lo})"
     if hi is not None:
-        return f"above the maximum {hi}"
-    return "is not finite"
+        return f"out of range (maximum {hi})"
+    return "out of range (not finite)"
 
 
 def check_range(
