@@ -82,8 +82,13 @@ _ROUTING_SUFFIX = re.compile(r":(free|beta|extended|nitro|floor|online|exacto)$"
 _FULL_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(?![0-9])")
 _EFFORT = re.compile(
     r"-(?:(?:x|extra-)?high|medium|low|minimal|max|default|[0-9]+k|"
-    r"reasoning-(?:high|medium|low)|thinking-(?:high|medium|low|minimal))$"
+    r"reasoning-(?:high|medium|low)|thinking-(?:high|medium|low|minimal)|"
+    r"(?:auto-)?(?:x|extra-)?(?:high|medium|low|max)-effort|highthinking)$"
 )
+# Words that do not name a different model: dropped by the ``loose`` rule.
+_NOISE = {"base", "hf"}
+_TRAILING_NOISE = ("-instruct", "-chat", "-it")
+_VENDOR_PREFIX = re.compile(r"^(?:meta|nvidia|ibm|amazon|mistralai|google|openai|anthropic)-(?=.)")
 _KEY_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])(?![0-9])")
 _DATE_SUFFIX = re.compile(
     r"-(?:20[0-9]{6}|[0-9]{4}|[0-9]{2}-[0-9]{2}|[0-9]{2}-20[0-9]{2}|20[0-9]{2}-[0-9]{2})$"
@@ -111,6 +116,14 @@ _ORG_SYNONYMS = {
     "huggingface": "huggingface", "internlm": "internlm", "shanghaiailab": "internlm",
     "primeintellect": "primeintellect", "inception": "inception",
     "inceptionlabs": "inception", "arcee": "arcee", "arceeai": "arcee",
+    "googlebrain": "google", "googleresearch": "google", "googleai": "google",
+    "facebookairesearch": "meta", "fair": "meta", "nous": "nousresearch",
+    "nousresearch": "nousresearch", "liquid": "liquid", "liquidai": "liquid",
+    "salesforce": "salesforce", "salesforceresearch": "salesforce", "sarvam": "sarvam",
+    "sarvamai": "sarvam", "lg": "lg", "lgai": "lg", "lgairesearch": "lg",
+    "tencenthunyuan": "tencent", "hunyuan": "tencent", "baiduernie": "baidu",
+    "lmsys": "lmsys", "largemodelsystemsorganization": "lmsys", "01ai01": "01ai",
+    "abacus": "abacus", "abacusai": "abacus", "xiaomimimo": "xiaomi", "mistralaimistral": "mistral",
 }
 
 # Organization inferred from an arena key when the arena table has none (first match wins).
@@ -165,19 +178,43 @@ def _normalize_pass(s: str) -> str:
     return _FULL_DATE.sub(r"\1\2\3", s)
 
 
-def canonical_org(org: object) -> str | None:
-    """Canonical organization name (``"Google DeepMind"`` -> ``"google"``), None if missing."""
-    if org is None or (isinstance(org, float) and pd.isna(org)):
-        return None
-    text = re.sub(r"[^a-z0-9]", "", str(org).lower())
+def _one_org(text: str) -> str | None:
+    text = re.sub(r"[^a-z0-9]", "", text.lower())
     if not text:
         return None
     if text in _ORG_SYNONYMS:
         return _ORG_SYNONYMS[text]
-    for suffix in ("ai", "labs", "inc", "research"):
+    for suffix in ("ai", "labs", "inc", "research", "team", "cloud", "corp"):
         if text.endswith(suffix) and text[: -len(suffix)] in _ORG_SYNONYMS:
             return _ORG_SYNONYMS[text[: -len(suffix)]]
     return text
+
+
+def _org_parts(org: object) -> list[str]:
+    if org is None or (isinstance(org, float) and pd.isna(org)):
+        return []
+    parts = [_one_org(p) for p in re.split(r"[,/;()&]| and ", str(org))]
+    whole = _one_org(str(org))
+    return [o for o in dict.fromkeys([whole, *parts]) if o]
+
+
+def canonical_org(org: object) -> str | None:
+    """Canonical organization name, None if missing.
+
+    ``"Google DeepMind"`` -> ``"google"``. A list of co-developers (Epoch writes
+    ``"Google DeepMind,Google"``, ``"Alibaba Cloud / Qwen Team"``) gives its first
+    known member; :func:`org_set` keeps all of them.
+    """
+    parts = _org_parts(org)
+    if not parts:
+        return None
+    known = set(_ORG_SYNONYMS.values())
+    return next((o for o in parts if o in known), parts[0])
+
+
+def org_set(org: object) -> frozenset[str]:
+    """All canonical organizations named in ``org`` (co-developers split on ``,`` ``/`` ...)."""
+    return frozenset(_org_parts(org))
 
 
 def infer_org(model: str) -> str | None:
@@ -285,7 +322,7 @@ def _to_date(value: object) -> pd.Timestamp | None:
 @dataclass
 class _ArenaModel:
     key: str
-    org: str | None
+    org: frozenset[str]
     lo: pd.Timestamp | None
     hi: pd.Timestamp | None
 
@@ -306,7 +343,10 @@ class Resolver:
     _by_norm: dict[str, str] = field(default_factory=dict, repr=False)
     _arena: dict[str, _ArenaModel] = field(default_factory=dict, repr=False)
     _ids: set[str] = field(default_factory=set, repr=False)
-    _source_info: dict[tuple[str, str], tuple[str | None, pd.Timestamp | None]] = field(
+    _by_order: dict[tuple, str] = field(default_factory=dict, repr=False)
+    _thinking: dict[tuple, list[str]] = field(default_factory=dict, repr=False)
+    _base_index: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _source_info: dict[tuple[str, str], tuple[frozenset[str], pd.Timestamp | None]] = field(
         default_factory=dict, repr=False
     )
 
@@ -354,7 +394,7 @@ class Resolver:
             fs = r.fs_
             kd = key_date(key) or _short_date(key, fs)
             lo, hi = (kd, kd) if kd is not None else (None, fs)
-            org = canonical_org(r.organization) or infer_org(key)
+            org = _orgs(r.organization, key)
             res._arena[key] = _ArenaModel(key, org, lo, hi)
             rows.append((key, "lmarena", key, "arena_key"))
             res._by_source[("lmarena", key)] = key
@@ -374,6 +414,16 @@ class Resolver:
             base = strip_date(normalize(key))
             if base != normalize(key):
                 base_index.setdefault(base, []).append(key)
+        res._base_index = base_index
+        by_order: dict[tuple, set[str]] = {}
+        for key in res._arena:
+            n = normalize(key)
+            for form in {n, _VENDOR_PREFIX.sub("", n)}:
+                by_order.setdefault(_order_key(form), set()).add(key)
+            think = re.fullmatch(r"(.+)-thinking(?:-[0-9]+k)?", n)
+            if think is not None:
+                res._thinking.setdefault(_order_key(think.group(1)), []).append(key)
+        res._by_order = {k: next(iter(ks)) for k, ks in by_order.items() if len(ks) == 1}
 
         table = {
             (str(s), str(m)): str(i)
@@ -395,7 +445,7 @@ class Resolver:
         for r in src.itertuples(index=False):
             source, model = r.source, r.source_model
             dn = _clean(r.display_name)
-            org = canonical_org(r.organization) or infer_org(model)
+            org = _orgs(r.organization, model)
             rel = _to_date(r.release_date)
             res._source_info[(source, model)] = (org, rel)
             src_names[(source, model)] = dn
@@ -416,6 +466,10 @@ class Resolver:
             mid, rule = normalize(model), "new_model"
             if not mid:
                 mid = model
+            if mid in res._arena or mid in res._by_norm:
+                # Looks like an arena key but failed the organization/date checks:
+                # a distinct id, so the hard rule holds for implicit joins too.
+                mid = f"{mid}-{normalize(source)}"
             res._by_source[(source, model)] = mid
             rows.append((model, source, mid, rule))
 
@@ -432,7 +486,7 @@ class Resolver:
         self,
         model: str,
         dn: str | None,
-        org: str | None,
+        org: frozenset[str],
         rel: pd.Timestamp | None,
         table_id: str | None,
         name_index: dict[str, str],
@@ -472,13 +526,62 @@ class Resolver:
                     best = (gap, key)
             if best is not None:
                 return best[1], "dated"
+        return self._match_loose(norm, dn, org, rel, base_index)
+
+    def _lookup(self, form: str) -> str | None:
+        return self._by_norm.get(form) or self._by_order.get(_order_key(form))
+
+    def _match_loose(
+        self,
+        norm: str,
+        dn: str | None,
+        org: frozenset[str],
+        rel: pd.Timestamp | None,
+        base_index: dict[str, list[str]],
+    ) -> tuple[str, str] | None:
+        """Rules ``loose``, ``undated``, ``dated`` without a release date, ``variant`` (budgets)."""
+        forms = _loose_forms(norm, rel)
+        for form in forms:
+            key = self._lookup(form)
+            if key is not None and self._compatible(key, org, rel):
+                return key, "loose"
+        full = _KEY_DATE.search(norm)
+        if full is not None and norm.endswith(full.group(0)):
+            day = key_date(norm)
+            base = strip_date(norm)
+            for form in _loose_forms(base, None):
+                key = self._lookup(form)
+                if (key is not None and strip_date(normalize(key)) not in base_index
+                        and self._compatible(key, org, rel or day)):
+                    return key, "undated"
+        if rel is None:
+            for form in forms:
+                keys = base_index.get(form, []) if strip_date(form) == form else []
+                if len(keys) == 1 and self._compatible(keys[0], org, rel):
+                    return keys[0], "dated"
+        if dn and strip_date(norm) == norm and strip_effort(norm) == norm:
+            for form in _loose_forms(normalize(dn), rel):
+                key = self._lookup(form)
+                if key is not None and self._compatible(key, org, rel):
+                    return key, "display_name"
+        for form in forms:
+            stripped = strip_effort(form)
+            think = re.fullmatch(r"(.+)-thinking(?:-[0-9]+k)?", stripped)
+            if stripped != form:
+                key = self._lookup(stripped)
+                if key is not None and self._compatible(key, org, rel):
+                    return key, "variant"
+            if think is not None:
+                keys = self._thinking.get(_order_key(think.group(1)), [])
+                if len(keys) == 1 and self._compatible(keys[0], org, rel):
+                    return keys[0], "variant"
         return None
 
-    def _compatible(self, key: str, org: str | None, rel: pd.Timestamp | None) -> bool:
+    def _compatible(self, key: str, org: frozenset[str], rel: pd.Timestamp | None) -> bool:
         info = self._arena.get(key)
         if info is None:
             return True
-        if org is not None and info.org is not None and org != info.org:
+        if org and info.org and not (org & info.org):
             return False
         return _within(rel, info.lo, info.hi)
 
@@ -522,10 +625,10 @@ class Resolver:
         for r in self.aliases.itertuples(index=False):
             if r.source == "lmarena" or r.model_id not in self._arena:
                 continue
-            org, rel = self._source_info.get((r.source, r.alias), (None, None))
+            org, rel = self._source_info.get((r.source, r.alias), (frozenset(), None))
             info = self._arena[r.model_id]
-            if org is not None and info.org is not None and org != info.org:
-                bad.append((*r, f"organization {org} != {info.org}"))
+            if org and info.org and not (org & info.org):
+                bad.append((*r, f"organization {'/'.join(sorted(org))} != {'/'.join(sorted(info.org))}"))
             elif not _within(rel, info.lo, info.hi):
                 bad.append((*r, f"release {rel.date()} outside [{info.lo}, {info.hi}] +-60d"))
         return pd.DataFrame(bad, columns=[*ALIAS_OUTPUT_COLUMNS, "problem"])
@@ -562,6 +665,53 @@ def _one_variant_per_key(
         else:
             kept.append(row)
     return kept, demoted
+
+
+def _order_key(norm: str) -> tuple:
+    """Word-order-free form: sorted words with letters, then the numbers in their order.
+
+    ``claude-4-1-opus-20250805`` and ``claude-opus-4-1-20250805`` agree; ``4-1`` and
+    ``1-4`` do not.
+    """
+    toks = norm.split("-")
+    return (tuple(sorted(t for t in toks if not t.isdigit())), tuple(t for t in toks if t.isdigit()))
+
+
+def _loose_forms(norm: str, rel: pd.Timestamp | None) -> list[str]:
+    """Spellings of one model id: noise words and vendor prefix dropped, date written short/long.
+
+    ``claude-4-opus-20250514-base`` -> ``claude-4-opus-20250514``; ``chatgpt-4o-latest-0903``
+    with a 2024 release -> ``chatgpt-4o-latest-20240903``; ``o1-mini-20240912`` ->
+    ``o1-mini-0912`` and ``o1-mini-09-12``. Effort and thinking words are never dropped.
+    """
+    toks = [t for t in norm.split("-") if t not in _NOISE]
+    base = _VENDOR_PREFIX.sub("", "-".join(toks))
+    forms = [base]
+    for suffix in _TRAILING_NOISE:
+        if base.endswith(suffix) and len(base) > len(suffix):
+            forms.append(base[: -len(suffix)])
+    out: list[str] = []
+    for form in forms:
+        out.append(form)
+        full = re.search(r"-(20[0-9]{2})(0[1-9]|1[0-2])([0-3][0-9])$", form)
+        if full is not None:
+            stem = form[: full.start()]
+            out += [f"{stem}-{full.group(2)}{full.group(3)}", f"{stem}-{full.group(2)}-{full.group(3)}"]
+        elif rel is not None:
+            day = _short_date(form, rel)
+            short = re.search(r"-(0[1-9]|1[0-2])-?([0-3][0-9])$", form)
+            if day is not None and short is not None:
+                out.append(f"{form[: short.start()]}-{day:%Y%m%d}")
+    return list(dict.fromkeys(f for f in out if f and f != norm))
+
+
+def _orgs(org: object, model: str) -> frozenset[str]:
+    """Organizations of a model: the named ones, else the one inferred from its name."""
+    named = org_set(org)
+    if named:
+        return named
+    guess = infer_org(model)
+    return frozenset([guess]) if guess else frozenset()
 
 
 def _within(rel: pd.Timestamp | None, lo: pd.Timestamp | None, hi: pd.Timestamp | None) -> bool:
