@@ -1,0 +1,60 @@
+"""Shared fixtures: paths to the real data and one trained model per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RAW = REPO.parent / "shared" / "data" / "raw"
+SNAPSHOT = REPO / "data" / "snapshot"
+SMALL_EXPERIMENT = REPO / "tests" / "data" / "experiment_small.yaml"
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def cli_env(tracking_uri: str | None = None, **extra: str) -> dict[str, str]:
+    """Environment for CLI subprocesses: fixed threads, isolated tracking store."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["OMP_NUM_THREADS"] = "1"
+    env["PYTHONHASHSEED"] = "0"
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], tracking_uri: str | None = None, cwd: Path | None = None,
+            timeout: float = 600, **extra: str) -> subprocess.CompletedProcess:
+    """Run ``python -m divergence ARGS`` and capture its output."""
+    return subprocess.run([sys.executable, "-m", "divergence", *args], cwd=cwd or REPO,
+                          env=cli_env(tracking_uri, **extra), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def raw_dir() -> Path:
+    if not RAW.is_dir():
+        pytest.fail(f"real data not found at {RAW} (../shared/data/raw beside the repo)")
+    return RAW
+
+
+@pytest.fixture(scope="session")
+def snapshot():
+    from divergence.snapshot import load_snapshot
+
+    return load_snapshot(SNAPSHOT)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> dict:
+    """Train and register one model (small experiment, no tuning) in a temp SQLite store."""
+    d = tmp_path_factory.mktemp("trained")
+    uri = f"sqlite:///{d / 'mlflow.db'}"
+    res = run_cli(["train", "--experiment", str(SMALL_EXPERIMENT)], tracking_uri=uri, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return {"dir": d, "tracking_uri": uri, "model_uri": "models:/divergence-utility/1",
+            "stdout": res.stdout, "stderr": res.stderr}
