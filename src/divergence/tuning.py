@@ -23,7 +23,7 @@ from divergence.progress import Progress
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "n_estimators": 300, "learning_rate": 0.05, "max_depth": 3, "min_child_weight": 3.0,
-    "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 0.0,
+    "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 0.001,
     "base": "factor", "base_alpha": 1.0, "monotone": True, "min_coverage": 0.1,
 }
 
