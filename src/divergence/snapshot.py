@@ -81,7 +81,25 @@ def write_snapshot(tables: dict[str, pd.DataFrame], out_dir: str | Path, provena
                 "columns": list(SNAPSHOT_SCHEMAS[name]),
             }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (tmp / "SOURCES.md").write_text(sources_markdown(provenance))
     return manifest
+
+
+def sources_markdown(provenance: Any) -> str:
+    """Attribution for every upstream whose figures the snapshot ships."""
+    lines = [
+        "# Sources of the bundled snapshot",
+        "",
+        "Built by `divergence data build` from public repositories (copied unchanged under",
+        "`shared/data/raw`). Figures are the upstreams'; attribution and licenses below.",
+        "",
+        "| folder | upstream | license | what | raw files | raw sha256 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in provenance or []:
+        sha = (s.get("raw_sha256") or "")[:12]
+        lines.append(f"| {s['folder']} | {s['upstream']} | {s['license']} | {s['what']} | {s.get('raw_files', 0)} | {sha} |")
+    return "\n".join(lines) + "\n"
 
 
 def read_table(path: str | Path, kind: str) -> pd.DataFrame:
