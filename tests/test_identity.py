@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from divergence.errors import SourceError
-from divergence.identity import Resolver, load_alias_table, normalize
+from divergence.identity import Resolver, canonical_org, load_alias_table, normalize
 
 RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 pytestmark = pytest.mark.skipif(not RAW.exists(), reason="raw data not found")
@@ -205,3 +205,70 @@ def test_new_models_get_stable_ids():
     assert set(res.aliases.loc[res.aliases["source"] != "lmarena", "model_id"]) == {"future-model-9"}
     assert (res.aliases.loc[res.aliases["source"] != "lmarena", "rule"] == "new_model").all()
     assert res.resolve("Future-Model-9") == "future-model-9"
+
+
+def test_new_rule_aliases_on_real_data(real):
+    _arena, _style, _sources, res = real
+    # word order (OpenRouter permaslug) and dated permaslug of an undated arena key
+    assert res.resolve("anthropic/claude-4.5-haiku-20251001", source="openrouter") == (
+        "claude-haiku-4-5-20251001")
+    # reviewed alias rows added in the second AA review
+    assert res.resolve("deepseek-v2-5-sep-2024", source="artificial-analysis") == "deepseek-v2.5"
+    assert res.resolve("step-3-5-flash-0202", source="artificial-analysis") == "step-3.5-flash"
+    assert res.resolve("step-3-5-flash", source="artificial-analysis") != "step-3.5-flash"
+    # LiveBench: "-base" of Claude is the no-thinking run
+    assert res.resolve("claude-4-opus-20250514-base", source="livebench") == "claude-opus-4-20250514"
+    # effort: the arena lists gpt-5.1 per effort, so _high goes to -high, not to the plain key
+    assert res.resolve("gpt-5.1-2025-11-13_high", source="epoch-eci") in {None, "gpt-5.1-high"}
+
+
+def _tiny(keys, orgs=None):
+    return pd.DataFrame({"model_key": keys, "display_name": [None] * len(keys),
+                         "organization": orgs or [None] * len(keys),
+                         "first_seen": [pd.Timestamp("2026-03-01")] * len(keys)})
+
+
+def _resolve_all(arena, rows):
+    src = pd.DataFrame(rows, columns=["source", "source_model", "display_name", "organization",
+                                      "release_date"])
+    table = pd.DataFrame(columns=["source", "source_model", "model_id", "note"])
+    res = Resolver.build(arena, src, table)
+    al = res.aliases[res.aliases["source"] != "lmarena"].set_index("alias")
+    return al, res
+
+
+def test_reorder_undated_and_effort_rules():
+    arena = _tiny(["claude-opus-4-20250514", "claude-opus-4-6", "gpt-5.1", "gpt-5.1-high",
+                   "deepseek-v3", "glm-5"])
+    al, res = _resolve_all(arena, [
+        ("livebench", "claude-4-opus-20250514-base", None, None, None),
+        ("openrouter-daily", "anthropic/claude-4.6-opus-20260205", None, None, None),
+        ("epoch", "gpt-5.1_medium", None, None, None),
+        ("epoch", "gpt-5.1-2025-11-13_high", None, None, None),
+        ("epoch", "DeepSeek-V3-Base", "DeepSeek V3", None, None),
+        ("epoch-eci", "glm-5", None, "Z.ai (Zhipu AI),Tsinghua University", "2026-02-11"),
+        ("llm-stats", "glm-5", None, "Acme", "2026-02-11"),
+    ])
+    assert al.loc["claude-4-opus-20250514-base", "model_id"] == "claude-opus-4-20250514"
+    assert al.loc["anthropic/claude-4.6-opus-20260205", "model_id"] == "claude-opus-4-6"
+    assert al.loc["anthropic/claude-4.6-opus-20260205", "rule"] == "undated"
+    assert al.loc["gpt-5.1-2025-11-13_high", "model_id"] == "gpt-5.1-high"
+    # medium is neither the arena's gpt-5.1 (effort none) nor gpt-5.1-high
+    assert al.loc["gpt-5.1_medium", "model_id"] not in {"gpt-5.1", "gpt-5.1-high"}
+    # a base model never joins the chat model through its display name
+    assert al.loc["DeepSeek-V3-Base", "model_id"] != "deepseek-v3"
+    # co-developer lists are split; an organization clash gets a non-arena id
+    eci = res.aliases[(res.aliases["source"] == "epoch-eci")]
+    assert eci["model_id"].tolist() == ["glm-5"]
+    other = res.aliases[(res.aliases["source"] == "llm-stats")]
+    assert other["model_id"].tolist() != ["glm-5"]
+    assert res.violations().empty
+
+
+@pytest.mark.parametrize("org, want", [
+    ("Google DeepMind,Google", "google"), ("Alibaba Cloud / Qwen Team", "alibaba"),
+    ("Z.ai (Zhipu AI),Tsinghua University", "zhipu"), ("Cohere,Cohere for AI", "cohere"),
+    ("SpaceXAI", "xai"), (None, None),
+])
+def test_canonical_org_lists(org, want):
+    assert canonical_org(org) == want

@@ -31,8 +31,21 @@ Resolution order for each ``(source, source_model)`` (the ``rule`` column of
     the source names a model without a snapshot date and the arena has dated keys of
     it: the key whose date (or first_seen) is the closest on or after the source's
     release date, same organization, at most 60 days apart.
+``loose``
+    the same id spelled differently (:func:`_loose_forms`, :func:`_order_key`): words in
+    another order (``claude-4-opus-20250514`` = ``claude-opus-4-20250514``; numbers keep
+    their order), ``-hf`` and a vendor prefix (``meta-``, ``nvidia-``) dropped, Claude's
+    LiveBench ``-base`` (no thinking) dropped, ``-instruct``/``-chat`` dropped except
+    for Qwen3 (non-thinking variant) and GPT (ChatGPT model), a short date given the
+    year of the release date (``-0903`` -> ``-20240903``) or a full one shortened.
+``undated``
+    a dated snapshot id (``o1-mini-2024-09-12``, OpenRouter permaslugs
+    ``z-ai/glm-5-20260211``) of a model the arena lists only undated; the date must be
+    compatible with the arena key.
 ``new_model``
-    not on the arena: ``normalize(source_model)``. Two sources' aliases of one
+    not on the arena: ``normalize(source_model)``; if that string is an arena key (the
+    id failed the organization/date checks) the source name is appended, so no implicit
+    join bypasses the hard rule. Two sources' aliases of one
     non-arena model share an id when their normalised ids agree or when the alias
     table maps them to one id.
 
@@ -43,6 +56,12 @@ mapped to the arena key with the same variant when it exists, otherwise to the p
 key (rule ``variant``). Artificial Analysis ``(Reasoning)`` entries map to the arena
 ``-thinking`` key and ``(Non-reasoning)`` entries to the plain key; these pairs are
 reviewed in the alias table.
+
+Effort variants of a model the arena lists per effort (``gpt-5.1`` and ``gpt-5.1-high``)
+map only to the same effort; the plain key then means one specific effort. The
+``display_name`` rule refuses ids carrying a kind word the key lacks (``base``, ``code``,
+``lite``, ``thinking``...). Organization strings listing co-developers
+(``"Google DeepMind,Google"``) are split; two models agree when they share one.
 
 Hard rule, checked by :meth:`Resolver.violations`: no alias joins models of two
 different organizations, or models whose release dates are more than 60 days apart.
@@ -86,8 +105,12 @@ _EFFORT = re.compile(
     r"(?:auto-)?(?:x|extra-)?(?:high|medium|low|max)-effort|highthinking)$"
 )
 # Words that do not name a different model: dropped by the ``loose`` rule.
-_NOISE = {"base", "hf"}
-_TRAILING_NOISE = ("-instruct", "-chat", "-it")
+_NOISE = {"hf"}
+# (suffix, families where it does name another model): Claude "-base" is LiveBench's
+# no-thinking run (DeepSeek "-base" is a pretrained model); "-chat" of GPT is the
+# ChatGPT model; "-instruct" of Qwen3 is the non-thinking variant.
+_TRAILING_NOISE = (("-base", r"^(?!claude)"), ("-instruct", r"^qwen3"), ("-chat", r"^(gpt|chatgpt)"),
+                   ("-it", r"^$"))
 _VENDOR_PREFIX = re.compile(r"^(?:meta|nvidia|ibm|amazon|mistralai|google|openai|anthropic)-(?=.)")
 _KEY_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])(?![0-9])")
 _DATE_SUFFIX = re.compile(
@@ -346,6 +369,7 @@ class Resolver:
     _by_order: dict[tuple, str] = field(default_factory=dict, repr=False)
     _thinking: dict[tuple, list[str]] = field(default_factory=dict, repr=False)
     _base_index: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _effort_family: set[str] = field(default_factory=set, repr=False)
     _source_info: dict[tuple[str, str], tuple[frozenset[str], pd.Timestamp | None]] = field(
         default_factory=dict, repr=False
     )
@@ -415,6 +439,10 @@ class Resolver:
             if base != normalize(key):
                 base_index.setdefault(base, []).append(key)
         res._base_index = base_index
+        for key in res._arena:
+            n = normalize(key)
+            if strip_effort(n) != n and not re.search(r"-[0-9]+k$", n):
+                res._effort_family.add(strip_effort(n))
         by_order: dict[tuple, set[str]] = {}
         for key in res._arena:
             n = normalize(key)
@@ -502,7 +530,7 @@ class Resolver:
             return self._by_norm[norm], "normalized"
         if dn and strip_date(norm) == norm and strip_effort(norm) == norm:
             key = name_index.get(normalize(dn))
-            if key is not None and self._compatible(key, org, rel):
+            if key is not None and self._compatible(key, org, rel) and _same_kind(norm, key):
                 return key, "display_name"
         budget = re.fullmatch(r"(.+)-([0-9]+k)", norm)
         if budget is not None:
@@ -510,11 +538,9 @@ class Resolver:
             if key is not None and self._compatible(key, org, rel):
                 return key, "variant"
         for cand in [norm, normalize(dn) if dn else ""]:
-            stripped = strip_effort(cand)
-            if cand and stripped != cand:
-                key = self._by_norm.get(stripped)
-                if key is not None and self._compatible(key, org, rel):
-                    return key, "variant"
+            key = self._variant_lookup(cand, org, rel) if cand else None
+            if key is not None:
+                return key, "variant"
         if rel is not None and strip_date(norm) == norm:
             best: tuple[pd.Timedelta, str] | None = None
             for key in base_index.get(strip_date(norm), []):
@@ -528,6 +554,27 @@ class Resolver:
                 return best[1], "dated"
         return self._match_loose(norm, dn, org, rel, base_index)
 
+    def _variant_lookup(self, form: str, org: frozenset[str], rel: pd.Timestamp | None) -> str | None:
+        """Arena key of an effort variant: the same effort if the arena lists it, else the
+        plain key when the arena lists no effort variant of the model."""
+        m = _EFFORT.search(form)
+        if m is None:
+            return None
+        word, stem = m.group(0), form[: m.start()]
+        stems = [stem]
+        if (re.search(r"-20[0-9]{6}$", stem) and strip_date(stem) not in self._base_index):
+            stems.append(strip_date(stem))
+        for st in stems:
+            key = self._lookup(st + word)
+            if key is not None and self._compatible(key, org, rel):
+                return key
+            if st in self._effort_family:
+                continue
+            key = self._lookup(st)
+            if key is not None and self._compatible(key, org, rel):
+                return key
+        return None
+
     def _lookup(self, form: str) -> str | None:
         return self._by_norm.get(form) or self._by_order.get(_order_key(form))
 
@@ -540,7 +587,7 @@ class Resolver:
         base_index: dict[str, list[str]],
     ) -> tuple[str, str] | None:
         """Rules ``loose``, ``undated``, ``dated`` without a release date, ``variant`` (budgets)."""
-        forms = _loose_forms(norm, rel)
+        forms = [norm, *_loose_forms(norm, rel)]
         for form in forms:
             key = self._lookup(form)
             if key is not None and self._compatible(key, org, rel):
@@ -549,7 +596,7 @@ class Resolver:
         if full is not None and norm.endswith(full.group(0)):
             day = key_date(norm)
             base = strip_date(norm)
-            for form in _loose_forms(base, None):
+            for form in [base, *_loose_forms(base, None)]:
                 key = self._lookup(form)
                 if (key is not None and strip_date(normalize(key)) not in base_index
                         and self._compatible(key, org, rel or day)):
@@ -560,17 +607,15 @@ class Resolver:
                 if len(keys) == 1 and self._compatible(keys[0], org, rel):
                     return keys[0], "dated"
         if dn and strip_date(norm) == norm and strip_effort(norm) == norm:
-            for form in _loose_forms(normalize(dn), rel):
+            for form in [normalize(dn), *_loose_forms(normalize(dn), rel)]:
                 key = self._lookup(form)
-                if key is not None and self._compatible(key, org, rel):
+                if key is not None and self._compatible(key, org, rel) and _same_kind(norm, key):
                     return key, "display_name"
         for form in forms:
-            stripped = strip_effort(form)
-            think = re.fullmatch(r"(.+)-thinking(?:-[0-9]+k)?", stripped)
-            if stripped != form:
-                key = self._lookup(stripped)
-                if key is not None and self._compatible(key, org, rel):
-                    return key, "variant"
+            key = self._variant_lookup(form, org, rel)
+            if key is not None:
+                return key, "variant"
+            think = re.fullmatch(r"(.+)-thinking(?:-[0-9]+k)?", strip_effort(form))
             if think is not None:
                 keys = self._thinking.get(_order_key(think.group(1)), [])
                 if len(keys) == 1 and self._compatible(keys[0], org, rel):
@@ -667,6 +712,20 @@ def _one_variant_per_key(
     return kept, demoted
 
 
+_DISTINCT = {"base", "speciale", "code", "coder", "vl", "vision", "embedding", "think", "thinking",
+             "reasoner", "mini", "nano", "lite", "flash", "pro", "max", "plus", "turbo", "fast"}
+
+
+def _same_kind(norm: str, key: str) -> bool:
+    """False when the source id has a model-kind word (``base``, ``code``, ``lite``...) the key lacks.
+
+    Guards the ``display_name`` rule: a display name such as "DeepSeek V3" on the id
+    ``DeepSeek-V3-Base`` must not join the chat model.
+    """
+    words = set(normalize(key).split("-"))
+    return not (set(norm.split("-")) & _DISTINCT) - words
+
+
 def _order_key(norm: str) -> tuple:
     """Word-order-free form: sorted words with letters, then the numbers in their order.
 
@@ -687,8 +746,8 @@ def _loose_forms(norm: str, rel: pd.Timestamp | None) -> list[str]:
     toks = [t for t in norm.split("-") if t not in _NOISE]
     base = _VENDOR_PREFIX.sub("", "-".join(toks))
     forms = [base]
-    for suffix in _TRAILING_NOISE:
-        if base.endswith(suffix) and len(base) > len(suffix):
+    for suffix, keep in _TRAILING_NOISE:
+        if base.endswith(suffix) and len(base) > len(suffix) and not re.search(keep, base):
             forms.append(base[: -len(suffix)])
     out: list[str] = []
     for form in forms:
