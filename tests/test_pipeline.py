@@ -234,3 +234,21 @@ def test_mlflow_run_main_entry_point(tmp_path):
     top = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(top) == 1 and "walkforward_rmse" in top[0].data.metrics
     assert client.get_registered_model("divergence-utility").name == "divergence-utility"
+
+
+@pytest.mark.slow
+def test_predictor_rejects_bad_columns(trained):
+    from divergence import load_predictor
+    from divergence.errors import DivergenceError
+
+    p = load_predictor(trained["model_uri"], tracking_uri=trained["tracking_uri"])
+    ok = p.predict(pd.DataFrame({"aa.gpqa": [0.7]}))  # every column optional
+    assert ok.shape == (1, 7) and ok.notna().all().all()
+    with pytest.raises(DivergenceError, match=r"input column 'aa\.gpqq': unknown feature"):
+        p.predict(pd.DataFrame({"aa.gpqq": [0.7]}))
+    with pytest.raises(DivergenceError, match=r"input column 'aa\.gpqa' row 2: non-numeric value 'high'"):
+        p.predict(pd.DataFrame({"aa.gpqa": [0.7, "high"]}))
+    with pytest.raises(DivergenceError, match="infinite"):
+        p.predict(pd.DataFrame({"aa.gpqa": [float("inf")]}))
+    with pytest.raises(DivergenceError, match="DataFrame"):
+        p.predict([[0.7]])
