@@ -7,8 +7,8 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import SNAPSHOT, run_cli
 
+from conftest import SNAPSHOT, run_cli
 from divergence.snapshot import TABLES, load_snapshot
 
 

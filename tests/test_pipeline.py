@@ -11,8 +11,8 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from conftest import REPO, SMALL_EXPERIMENT, cli_env, run_cli
 
+from conftest import REPO, SMALL_EXPERIMENT, cli_env, run_cli
 from divergence.errors import ConfigError
 from divergence.experiment import load_experiment
 from divergence.features import is_leaky, load_spec, model_frame
