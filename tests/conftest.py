@@ -58,3 +58,19 @@ def trained(tmp_path_factory) -> dict:
     assert res.returncode == 0, res.stderr[-3000:]
     return {"dir": d, "tracking_uri": uri, "model_uri": "models:/divergence-utility/1",
             "stdout": res.stdout, "stderr": res.stderr}
+
+
+@pytest.fixture(scope="session")
+def predictor_dir(trained, tmp_path_factory) -> Path:
+    """An exported-style directory (``<dir>/predictor/...``) with the trained model's files.
+
+    Loads without MLflow (``load_predictor(path)``), so CLI tests on it are fast.
+    """
+    import shutil
+
+    from divergence.predictor import load_predictor
+
+    pred = load_predictor(trained["model_uri"], tracking_uri=trained["tracking_uri"])
+    out = tmp_path_factory.mktemp("predictor") / "export"
+    shutil.copytree(pred.directory, out / "predictor")
+    return out

@@ -154,7 +154,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if df.empty:
             raise DivergenceError(f"{args.input}: no data rows")
         ident = next((c for c in ("model_id", "query", "model") if c in df.columns), None)
-        res = pred.predict(df)
+        try:
+            res = pred.predict(df)
+        except DivergenceError as exc:  # name the file: "<input>: input column 'x' row 2: ..."
+            from divergence.errors import SourceError
+
+            raise SourceError(args.input, str(exc)) from None
         out = pd.DataFrame({
             "query": df[ident].astype(str) if ident else [f"row{i + 1}" for i in range(len(df))],
             "model_id": df[ident].map(lambda q: pred.resolve(str(q))) if ident else None,
@@ -176,6 +181,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``divergence`` console script."""
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    # stdout carries results (tune prints JSON): no MLflow run links there with a tracking server.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "data":

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -118,29 +117,68 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     # ---- engineered features -------------------------------------------------
-    def _engineer(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _engineered_names(self) -> list[str]:
         st = self.state_
-        X = X.reindex(columns=st["input_columns"])
-        bench = X[st["bench_columns"]].to_numpy(dtype="float64")
-        z = (bench - np.array(st["mean"])) / np.array(st["std"])
-        out = {}
-        load = np.array(st["loadings"])
-        obs = ~np.isnan(z)
-        num = np.where(obs, z, 0.0) @ load
-        den = obs.astype(float) @ (load**2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["eng.general_factor"] = np.where(den > 1e-9, num / den, np.nan)
-        for fam in [f for f in FAMILIES if f in st["families"]]:  # fixed order (JSON may sort keys)
-            cols = st["families"][fam]
-            idx = [st["bench_columns"].index(c) for c in cols]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out[f"eng.family_{fam}"] = np.nanmean(z[:, idx], axis=1) if idx else np.nan
-        out["eng.coverage"] = obs.sum(axis=1).astype(float)
-        eng = pd.DataFrame(out, index=X.index)
         other = [c for c in st["input_columns"] if c not in st["bench_columns"]]
-        zb = pd.DataFrame(z, index=X.index, columns=st["bench_columns"])
-        return pd.concat([zb, X[other], eng], axis=1).astype("float64")
+        fams = [f"eng.family_{f}" for f in FAMILIES if f in st["families"]]  # fixed order (JSON may sort keys)
+        return [*st["bench_columns"], *other, "eng.general_factor", *fams, "eng.coverage"]
+
+    def _layout(self) -> dict[str, Any]:
+        """Index arrays derived from the fitted state (cached: predict is called per row)."""
+        cache = self.__dict__.get("_layout_cache")
+        if cache is not None and cache[0] is self.state_:
+            return cache[1]
+        st = self.state_
+        bench = st["bench_columns"]
+        pos = {c: i for i, c in enumerate(bench)}
+        names = self._engineered_names()
+        where = {c: i for i, c in enumerate(names)}
+        lay = {
+            "n_bench": len(bench), "mean": np.array(st["mean"], dtype="float64"),
+            "std": np.array(st["std"], dtype="float64"), "load": np.array(st["loadings"], dtype="float64"),
+            "families": [np.array([pos[c] for c in st["families"][f]], dtype=int)
+                         for f in FAMILIES if f in st["families"]],
+            "names": names,
+            "base_idx": np.array([where[c] for c in st.get("base_columns", [])], dtype=int),
+        }
+        # bench columns come first in input_columns (see fit), so one reindex serves both parts
+        assert st["input_columns"][: len(bench)] == bench
+        self.__dict__["_layout_cache"] = (self.state_, lay)
+        return lay
+
+    def _engineer_array(self, X: pd.DataFrame) -> np.ndarray:
+        """Engineered matrix, columns in :meth:`_engineered_names` order (float64)."""
+        A = X.reindex(columns=self.state_["input_columns"]).to_numpy(dtype="float64", na_value=np.nan)
+        return self._engineer_matrix(A)
+
+    def _engineer_matrix(self, A: np.ndarray) -> np.ndarray:
+        lay = self._layout()
+        nb = lay["n_bench"]
+        z = (np.ascontiguousarray(A[:, :nb]) - lay["mean"]) / lay["std"]
+        obs = ~np.isnan(z)
+        num = np.where(obs, z, 0.0) @ lay["load"]
+        den = obs.astype(float) @ (lay["load"] ** 2)
+        cols = [z, A[:, nb:]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cols.append(np.where(den > 1e-9, num / den, np.nan)[:, None])
+        zf = np.where(obs, z, 0.0)
+        for idx in lay["families"]:  # nan-mean of the family's observed scores (as np.nanmean)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cols.append((zf[:, idx].sum(axis=1) / obs[:, idx].sum(axis=1))[:, None])
+        cols.append(obs.sum(axis=1).astype(float)[:, None])
+        return np.hstack(cols)
+
+    def _engineer(self, X: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(self._engineer_array(X), index=X.index, columns=self._engineered_names())
+
+    def _margin_array(self, E: np.ndarray) -> np.ndarray:
+        st = self.state_
+        if not st["base_columns"]:
+            return np.full(len(E), st["intercept"], dtype="float64")
+        M = E[:, self._layout()["base_idx"]]
+        M = np.where(np.isnan(M), np.array(st["base_fill"]), M)
+        M = (M - np.array(st["base_mu"])) / np.array(st["base_sd"])
+        return st["intercept"] + M @ np.array(st["coef"])
 
     def _base_inputs(self, E: pd.DataFrame) -> np.ndarray:
         st = self.state_
@@ -188,6 +226,7 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         z = (X[bench].to_numpy() - mean) / std
         loadings = _rank1_factor(z) if bench else np.zeros(0)
         fams = {f: [c for c in bench if f in family_of(c)] for f in FAMILIES}
+        self.__dict__.pop("_layout_cache", None)
         self.state_: dict[str, Any] = {
             "input_columns": bench + other, "bench_columns": bench, "mean": mean.tolist(),
             "std": std.tolist(), "loadings": loadings.tolist(), "families": {f: c for f, c in fams.items() if c},
@@ -215,6 +254,7 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
             self.state_.update({"intercept": float(beta[0]), "coef": beta[1:].tolist()})
         else:
             self.state_.update({"base_mu": [], "base_sd": [], "intercept": float(y.mean()), "coef": []})
+        self.__dict__.pop("_layout_cache", None)  # base columns are known now
         margin = self._base_margin(E)
         self.feature_names_in_ = np.array(cols, dtype=object)
         self.engineered_columns_ = list(E.columns)
@@ -242,15 +282,33 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "state_")
         if not isinstance(X, pd.DataFrame):
             raise TypeError("X must be a pandas DataFrame with named feature columns")
-        E = self._engineer(X.astype("float64"))
+        A = X.reindex(columns=self.state_["input_columns"]).to_numpy(dtype="float64", na_value=np.nan)
+        return self.predict_matrix(A)
+
+    def predict_matrix(self, A: np.ndarray) -> np.ndarray:
+        """Predict from a float64 matrix whose columns are ``state_["input_columns"]``.
+
+        The fast path behind :meth:`predict` (no pandas): NaN = missing.
+        """
+        check_is_fitted(self, "state_")
+        A = np.asarray(A, dtype="float64")
+        n_cols = len(self.state_["input_columns"])
+        if A.ndim != 2 or A.shape[1] != n_cols:
+            raise ValueError(f"expected a 2-d matrix with {n_cols} columns, got shape {A.shape}")
+        E = self._engineer_matrix(A)
+        margin = self._margin_array(E)
         if self.booster_ is None:
-            return self._base_margin(E).astype("float64")
-        return self.booster_.predict(E, base_margin=self._base_margin(E)).astype("float64")
+            return margin
+        if len(E) == 0:
+            return np.zeros(0)
+        # numpy straight into the booster: the columns are in training order by construction
+        out = self.booster_.get_booster().inplace_predict(E, base_margin=margin, missing=np.nan)
+        return np.asarray(out, dtype="float64")
 
     def base_predict(self, X: pd.DataFrame) -> np.ndarray:
         """The linear base margin alone (the extrapolating part)."""
         check_is_fitted(self, "state_")
-        return self._base_margin(self._engineer(X.astype("float64")))
+        return self._margin_array(self._engineer_array(X))
 
     # ---- persistence (no pickle) ---------------------------------------------
     def save(self, directory: str | Path, prefix: str = "model") -> list[Path]:

@@ -18,11 +18,13 @@ URI, or an exported directory.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 
 from divergence.errors import DivergenceError, SourceError, UnknownModelError
 from divergence.model import UtilityRegressor
@@ -30,6 +32,9 @@ from divergence.model import UtilityRegressor
 OUTPUT_COLUMNS = ["predicted_utility", "lower_80", "upper_80", "lower_90", "upper_90",
                   "benchmark_implied", "divergence"]
 ID_COLUMNS = ("model_id", "query", "model")
+# No feature comes near this (tokens/week ~3e12); larger inputs are errors, not extrapolation
+# (1e308 would overflow the standardisation and yield inf predictions).
+MAX_ABS_INPUT = 1e15
 
 
 class Predictor:
@@ -47,10 +52,14 @@ class Predictor:
             if not (d / name).exists():
                 raise DivergenceError(f"{d / name}: predictor file missing (not a divergence model directory)")
         self.directory = d
-        self.main = UtilityRegressor.load(d, "main")
-        self.bench = UtilityRegressor.load(d, "bench")
-        self.intervals = json.loads((d / "intervals.json").read_text())
-        self.card = json.loads((d / "card.json").read_text()) if (d / "card.json").exists() else {}
+        try:
+            self.main = UtilityRegressor.load(d, "main")
+            self.bench = UtilityRegressor.load(d, "bench")
+            self.intervals = json.loads((d / "intervals.json").read_text())
+            self.card = json.loads((d / "card.json").read_text()) if (d / "card.json").exists() else {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, xgb.core.XGBoostError) as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise DivergenceError(f"{d}: not a valid divergence model directory ({type(exc).__name__}: {msg})") from None
         self._features: pd.DataFrame | None = None
         self._aliases: dict[str, str] | None = None
 
@@ -61,17 +70,49 @@ class Predictor:
         return list(dict.fromkeys(cols))
 
     def _check(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Validated inputs as a float64 DataFrame (same index, known columns only)."""
+        cols, block = self._validate(df)
+        return pd.DataFrame(block, index=df.index, columns=cols)
+
+    def _validate(self, df: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+        """Check the input columns; returns them with their values as one float64 matrix."""
         if not isinstance(df, pd.DataFrame):
             raise DivergenceError(f"input must be a pandas DataFrame, got {type(df).__name__}")
-        known = set(self.input_columns)
-        cols = [c for c in df.columns if c not in ID_COLUMNS]
+        known = self.__dict__.get("_known")
+        if known is None:
+            known = self.__dict__["_known"] = frozenset(self.input_columns)
+        all_cols = df.columns.tolist()
+        if df.columns.has_duplicates:
+            raise DivergenceError(f"input column {df.columns[df.columns.duplicated()][0]!r}: duplicate column")
+        cols = [c for c in all_cols if c not in ID_COLUMNS]
         unknown = [c for c in cols if c not in known]
         if unknown:
             raise DivergenceError(
                 f"input column {unknown[0]!r}: unknown feature (see predictor.input_columns; {len(unknown)} unknown)")
-        out: dict[str, pd.Series] = {}
-        for c in cols:
+        # Fast path: plain numpy int/float columns are converted in one block; only
+        # object/bool/string/extension columns need the per-column checks below.
+        dtypes = dict(zip(all_cols, df.dtypes.tolist(), strict=True))
+        fast = [c for c in cols if isinstance(dtypes[c], np.dtype) and dtypes[c].kind in "fiu"]
+        block = np.zeros((len(df), 0))
+        first_inf: dict[str, int] = {}
+        if fast:
+            block = (df if len(fast) == len(all_cols) else df[fast]).to_numpy(dtype="float64")
+            inf = np.isinf(block)
+            if inf.any():
+                for j in np.flatnonzero(inf.any(axis=0)):
+                    first_inf[fast[j]] = int(np.flatnonzero(inf[:, j])[0])
+        fast_pos = {c: j for j, c in enumerate(fast)}
+        out: dict[str, Any] = {}
+        for c in cols:  # in input order, so the first bad column is the one reported
+            if c in fast_pos:
+                if c in first_inf:
+                    raise DivergenceError(f"input column {c!r} row {first_inf[c] + 1}: infinite value")
+                out[c] = block[:, fast_pos[c]]
+                continue
             s = df[c]
+            if s.dtype.kind in "mM" and s.notna().any():  # to_numeric would turn dates into ns counts
+                pos = int(np.flatnonzero(s.notna().to_numpy())[0])
+                raise DivergenceError(f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}")
             if s.dtype == bool or s.dtype == object and s.map(lambda v: isinstance(v, bool)).any():
                 s = s.astype(object).map(lambda v: float(v) if isinstance(v, bool) else v)
             num = pd.to_numeric(s, errors="coerce")
@@ -79,11 +120,34 @@ class Predictor:
             if bad.any():
                 pos = int(np.flatnonzero(bad.to_numpy())[0])
                 raise DivergenceError(f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}")
-            if np.isinf(num.to_numpy(dtype="float64")).any():
-                pos = int(np.flatnonzero(np.isinf(num.to_numpy(dtype="float64")))[0])
+            arr = num.to_numpy(dtype="float64", na_value=np.nan)
+            if np.isinf(arr).any():
+                pos = int(np.flatnonzero(np.isinf(arr))[0])
                 raise DivergenceError(f"input column {c!r} row {pos + 1}: infinite value")
-            out[c] = num.astype("float64")
-        return pd.DataFrame(out, index=df.index)
+            out[c] = arr
+        if len(fast) == len(cols):
+            cols = fast
+        else:
+            block = np.column_stack([out[c] for c in cols]) if cols else np.zeros((len(df), 0))
+        with np.errstate(invalid="ignore"):
+            huge = np.abs(block) > MAX_ABS_INPUT
+        if huge.any():
+            j = int(np.flatnonzero(huge.any(axis=0))[0])
+            i = int(np.flatnonzero(huge[:, j])[0])
+            raise DivergenceError(
+                f"input column {cols[j]!r} row {i + 1}: value {block[i, j]:g} out of range (|x| > {MAX_ABS_INPUT:g})")
+        return cols, block
+
+    @staticmethod
+    def _columns_for(model: UtilityRegressor, cols: list[str], block: np.ndarray) -> np.ndarray:
+        """The model's input matrix from the validated columns (absent ones = NaN)."""
+        pos = {c: j for j, c in enumerate(cols)}
+        names = model.state_["input_columns"]
+        src = np.array([pos.get(c, -1) for c in names], dtype=int)
+        A = np.full((block.shape[0], len(names)), np.nan)
+        have = src >= 0
+        A[:, have] = block[:, src[have]]
+        return A
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """Predict for rows of raw inputs; missing optional columns are treated as unknown.
@@ -93,17 +157,14 @@ class Predictor:
         DataFrame
             :data:`OUTPUT_COLUMNS`, same index as ``df``.
         """
-        X = self._check(df)
-        if len(X) == 0:
+        cols, block = self._validate(df)
+        if len(df) == 0:
             return pd.DataFrame(columns=OUTPUT_COLUMNS, dtype="float64")
-        pred = self.main.predict(X.reindex(columns=list(self.main.feature_names_in_)))
-        bimp = self.bench.predict(X.reindex(columns=list(self.bench.feature_names_in_)))
+        pred = self.main.predict_matrix(self._columns_for(self.main, cols, block))
+        bimp = self.bench.predict_matrix(self._columns_for(self.bench, cols, block))
         q80, q90 = self.intervals["q80"], self.intervals["q90"]
-        return pd.DataFrame({
-            "predicted_utility": pred, "lower_80": pred - q80, "upper_80": pred + q80,
-            "lower_90": pred - q90, "upper_90": pred + q90,
-            "benchmark_implied": bimp, "divergence": pred - bimp,
-        }, index=df.index)
+        out = np.column_stack([pred, pred - q80, pred + q80, pred - q90, pred + q90, bimp, pred - bimp])
+        return pd.DataFrame(out, index=df.index, columns=OUTPUT_COLUMNS)
 
     # ---- lookup by model id ----------------------------------------------------
     def _load_tables(self) -> None:
@@ -122,6 +183,8 @@ class Predictor:
         """Canonical model id for an id or alias (case-insensitive; normalised), or None."""
         self._load_tables()
         assert self._aliases is not None
+        if not isinstance(query, str):
+            return None
         q = query.strip()
         hit = self._aliases.get(q.lower())
         if hit is None:
@@ -176,6 +239,65 @@ def save_predictor_files(directory: str | Path, main: UtilityRegressor, bench: U
     return {p.name.replace(".", "_"): str(p) for p in paths}
 
 
+def _sqlite_registry_dir(uri: str, tracking_uri: str) -> Path | None:
+    """Predictor directory of a ``models:/`` URI read straight from a local SQLite registry.
+
+    Importing MLflow takes seconds; for the common case (SQLite tracking store, artifacts
+    on the local disk) the registry is two indexed lookups. Anything unexpected (another
+    store, remote artifacts, an unknown schema, a missing alias or version) returns None
+    and the caller goes through MLflow, which also produces the proper error message.
+    """
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix) or "?" in tracking_uri or not uri.startswith("models:/"):
+        return None
+    db = Path(tracking_uri[len(prefix):])
+    spec = uri[len("models:/"):]
+    if "@" in spec:
+        name, alias = spec.split("@", 1)
+        version: str | None = None
+    elif spec.count("/") == 1:
+        name, version = spec.split("/")
+        alias = None
+        if not version.isdigit():
+            return None
+    else:
+        return None
+    registry = os.environ.get("MLFLOW_REGISTRY_URI")
+    if not db.is_file() or not name or (registry and registry != tracking_uri) or os.environ.get("MLFLOW_WORKSPACE"):
+        return None
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            if alias is not None:
+                hits = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                                   (name, alias)).fetchall()
+                if len(hits) != 1:
+                    return None
+                version = str(hits[0][0])
+            rows = con.execute("SELECT storage_location, status FROM model_versions WHERE name = ? AND version = ?",
+                               (name, int(str(version)))).fetchall()
+        finally:
+            con.close()
+    except (sqlite3.Error, ValueError):
+        return None
+    if len(rows) != 1 or rows[0][1] != "READY" or not rows[0][0]:
+        return None
+    location = str(rows[0][0])
+    if location.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        parsed = urlparse(location)
+        if parsed.netloc not in ("", "localhost"):
+            return None
+        location = unquote(parsed.path)
+    elif "://" in location or location.startswith(("models:", "runs:")):
+        return None
+    art = Path(location) / "artifacts"
+    return art if (art / "main.json").is_file() else None
+
+
 def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = None) -> Predictor:
     """Load the predictor.
 
@@ -199,11 +321,15 @@ def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = Non
             raise DivergenceError(f"{uri}: not a models:/ URI nor an exported model directory")
         sub = p / "predictor"
         return Predictor(sub if sub.is_dir() else p)
-    import mlflow
-
     from divergence.config import default_tracking_uri
 
-    mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
+    tracking_uri = tracking_uri or default_tracking_uri()
+    local_dir = _sqlite_registry_dir(str(uri), tracking_uri)
+    if local_dir is not None:
+        return Predictor(local_dir)
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
     try:
         local = mlflow.artifacts.download_artifacts(artifact_uri=str(uri))
     except Exception as exc:  # mlflow raises several types for a missing model/alias

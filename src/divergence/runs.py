@@ -12,6 +12,7 @@ Run layout in the MLflow UI, under experiment ``divergence-<experiment name>``:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -57,13 +58,44 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def init_store(uri: str) -> None:
+    """Create or upgrade a SQLite tracking store under an inter-process lock.
+
+    MLflow creates the schema of a new SQLite store on first access, and two processes
+    doing that at once fail (alembic: "Online migration expected to match one row ...").
+    An exclusive ``flock`` on a file in the temp directory, keyed by the database path,
+    serialises this first access; once the tables exist it costs one query. Other stores
+    (PostgreSQL) handle concurrency themselves and are left to MLflow.
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock, run one process at a time
+        return
+    from mlflow import MlflowClient
+
+    db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0]).resolve()
+    key = hashlib.sha256(str(db).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"divergence-mlflow-{key}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments(max_results=1)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def setup(exp: Experiment) -> None:
     """Point MLflow at the tracking store and experiment."""
     import mlflow
 
     mlflow.set_tracking_uri(default_tracking_uri())
+    init_store(default_tracking_uri())
     if not os.environ.get("MLFLOW_EXPERIMENT_ID") and not os.environ.get("MLFLOW_RUN_ID"):
-        mlflow.set_experiment(f"divergence-{exp.name}")
+        found = mlflow.set_experiment(f"divergence-{exp.name}")
+        # When a concurrent worker creates the experiment first, MLflow returns it without
+        # activating it (runs would land in "Default"): activate it by id.
+        mlflow.set_experiment(experiment_id=found.experiment_id)
 
 
 def _tags(snapshot_dir: Path) -> dict[str, str]:

@@ -6,11 +6,24 @@ logged to MLflow as one parent run with one nested child run per trial
 (:func:`log_study`), written after the optimisation so that parallel workers
 (``JournalFileBackend`` on one machine, PostgreSQL across machines) never write to the
 tracking store concurrently.
+
+Several processes, possibly on several machines, may share one study (same study name,
+same storage). Each :func:`tune` call tags its trials with a random *session* id and
+:func:`log_study` logs only that session's trials, so across all workers' MLflow runs
+every trial appears exactly once. The sampler draws trial ``k``'s random numbers from
+``seed`` and ``k`` (:class:`TrialSeededTPESampler`): one process is reproducible, and
+concurrent workers, which get distinct trial numbers from the storage, never repeat
+each other's start-up samples.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import multiprocessing as mp
+import time
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +31,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from divergence.errors import DivergenceError
 from divergence.model import UtilityRegressor
 from divergence.progress import Progress
 
@@ -79,11 +93,16 @@ def cv_predict(params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
 
 
 def make_objective(X: pd.DataFrame, y: np.ndarray, release: pd.Series, seed: int = 0,
-                   n_folds: int = 4):
-    """Objective: inner-fold RMSE of a sampled parameter set on the training window."""
+                   n_folds: int = 4, session: str | None = None):
+    """Objective: inner-fold RMSE of a sampled parameter set on the training window.
+
+    ``session`` is stored as the trial's ``session`` user attribute (see :func:`log_study`).
+    """
     splits = inner_splits(release, n_folds=n_folds)
 
     def objective(trial: optuna.trial.BaseTrial) -> float:
+        if session is not None:
+            trial.set_user_attr("session", session)
         params = search_space(trial)
         oof = cv_predict(params, X, y, splits, seed)
         mask = ~np.isnan(oof)
@@ -94,44 +113,152 @@ def make_objective(X: pd.DataFrame, y: np.ndarray, release: pd.Series, seed: int
     return objective
 
 
+RDB_SCHEMES = frozenset({"postgresql", "postgres", "mysql", "sqlite"})
+
+
+def is_database_url(storage: str) -> bool:
+    """Whether ``storage`` is a database URL such as ``postgresql://...`` (else a journal file path)."""
+    scheme, sep, _ = storage.partition("://")
+    return bool(sep) and scheme.split("+")[0].lower() in RDB_SCHEMES
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for logs and error messages)."""
+    try:
+        import sqlalchemy
+
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # never fail while reporting
+        return url.split("@")[-1]
+
+
+def database_url(url: str) -> str:
+    """``url`` with an explicit, installed PostgreSQL driver.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, 2.0 to psycopg2; the
+    ``postgres`` extra installs psycopg2, so a bare URL gets whichever driver is present.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in {"postgresql", "postgres"}:
+        for module in ("psycopg2", "psycopg"):
+            if importlib.util.find_spec(module) is not None:
+                return f"postgresql+{module}://{rest}"
+        return f"postgresql://{rest}"
+    return url
+
+
+def _rdb_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
+    """RDBStorage with heartbeats; retries the table-creation race of concurrent first workers."""
+    import sqlalchemy.exc
+
+    given, url = url, database_url(url)
+    storages = optuna.storages
+    params = inspect.signature(storages.RDBStorage).parameters
+    key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
+    retry_cls = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                retry = retry_cls(max_retry=1)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=30, grace_period=120,
+                    **{key: retry})
+        except ImportError:
+            raise DivergenceError(f"{redact(given)}: database driver not installed "
+                                  "(pip install 'divergence[postgres]' for PostgreSQL)") from None
+        except sqlalchemy.exc.DBAPIError as exc:
+            # Workers starting together on an empty database race to create Optuna's tables
+            # (integrity error or deadlock), and a database may still be starting: back off.
+            if attempt < attempts - 1:
+                time.sleep(0.2 * 2 ** attempt)
+                continue
+            lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+            raise DivergenceError(f"{redact(given)}: cannot use Optuna storage: "
+                                  f"{lines[0] if lines else type(exc).__name__}") from None
+    raise AssertionError("unreachable")
+
+
 def _storage(storage: str | None):
     if storage is None:
         return None
-    if storage.startswith(("postgresql", "mysql", "sqlite")):
-        return optuna.storages.RDBStorage(storage, heartbeat_interval=30, grace_period=120,
-                                          failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1))
+    if is_database_url(storage):
+        return _rdb_storage(storage)
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     return JournalStorage(JournalFileBackend(str(Path(storage))))
+
+
+class TrialSeededTPESampler(optuna.samplers.TPESampler):
+    """TPE whose random draws for trial ``k`` are seeded from ``(seed, k)``.
+
+    Trial numbers are unique within a study (the storage assigns them), so workers sharing
+    a study never repeat each other's random start-up trials, while one process alone is
+    reproducible.
+    """
+
+    def __init__(self, seed: int, **kwargs: Any) -> None:
+        super().__init__(seed=seed, **kwargs)
+        self._base_seed = int(seed)
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Re-seed the TPE and start-up random generators for this trial."""
+        super().before_trial(study, trial)
+        trial_seed = int(np.random.SeedSequence([self._base_seed, trial.number]).generate_state(1)[0])
+        rng = getattr(self, "_rng", None)
+        rand = getattr(getattr(self, "_random_sampler", None), "_rng", None)
+        if rng is None or rand is None:  # private layout changed: fall back to fresh randomness
+            self.reseed_rng()
+            return
+        rng.rng.seed(trial_seed)
+        rand.rng.seed((trial_seed + 1) % 2**32)
+
+
+def make_sampler(seed: int, shared: bool = False) -> TrialSeededTPESampler:
+    """The study's sampler; ``shared`` (a storage other workers may use) enables the constant liar."""
+    return TrialSeededTPESampler(seed=seed, multivariate=True, constant_liar=shared)
 
 
 def create_study(name: str, seed: int, storage: str | None = None) -> optuna.Study:
     """Create (or load) a minimising TPE study."""
     return optuna.create_study(
         study_name=name, direction="minimize", storage=_storage(storage), load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True),
+        sampler=make_sampler(seed, shared=storage is not None),
     )
 
 
 def _worker(args: tuple) -> None:
-    X, y, release, seed, n_folds, name, storage, n_trials, wid = args
+    X, y, release, seed, n_folds, name, storage, n_trials, session = args
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=name, storage=_storage(storage),
-                              sampler=optuna.samplers.TPESampler(seed=seed + wid, multivariate=True))
-    study.optimize(make_objective(X, y, release, seed, n_folds), n_trials=n_trials)
+                              sampler=make_sampler(seed, shared=True))
+    study.optimize(make_objective(X, y, release, seed, n_folds, session=session), n_trials=n_trials)
+
+
+def _progress_note(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> str:
+    if trial.value is None:
+        return trial.state.name.lower()
+    return f"rmse={trial.value:.2f} best={study.best_value:.2f}"
 
 
 def tune(X: pd.DataFrame, y: np.ndarray, release: pd.Series, n_trials: int = 30, seed: int = 0,
          storage: str | None = None, study_name: str = "divergence", workers: int = 1,
          n_folds: int = 4) -> optuna.Study:
-    """Run the study and return it (``study.best_params`` are UtilityRegressor params).
+    """Run ``n_trials`` more trials of the study and return it.
+
+    ``study.best_params`` are UtilityRegressor params (best over the whole study, which
+    may hold trials of other workers or earlier runs when ``storage`` is shared). The
+    returned study's ``divergence_session`` attribute identifies this call's trials.
 
     With ``workers > 1`` a storage path (journal file) or database URL is required; the
-    trials are split among worker processes sharing the study. Reproducible only with
-    ``workers == 1``.
+    trials are split among worker processes sharing the study. Other processes (other
+    machines) may run ``tune`` on the same study and storage at the same time.
+    Reproducible only with one process and a fresh (or no) storage.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    session = uuid.uuid4().hex[:12]
     study = create_study(study_name, seed, storage)
+    study.divergence_session = session
     if n_trials <= 0:
         return study
     if workers > 1:
@@ -139,18 +266,23 @@ def tune(X: pd.DataFrame, y: np.ndarray, release: pd.Series, n_trials: int = 30,
             raise ValueError("parallel workers need --storage (journal file path or database URL)")
         per = [n_trials // workers + (1 if i < n_trials % workers else 0) for i in range(workers)]
         ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=((X, y, release, seed, n_folds, study_name, storage, k, i),))
-                 for i, k in enumerate(per) if k]
+        procs = [ctx.Process(target=_worker, args=((X, y, release, seed, n_folds, study_name, storage, k, session),))
+                 for k in per if k]
         for p in procs:
             p.start()
+        failed = []
         for p in procs:
             p.join()
             if p.exitcode != 0:
-                raise RuntimeError(f"tuning worker exited with code {p.exitcode}")
-        return optuna.load_study(study_name=study_name, storage=_storage(storage))
+                failed.append(p.exitcode)
+        if failed:
+            raise RuntimeError(f"tuning worker(s) exited with code(s) {failed}")
+        study = optuna.load_study(study_name=study_name, storage=_storage(storage))
+        study.divergence_session = session
+        return study
     bar = Progress("tune", n_trials)
-    study.optimize(make_objective(X, y, release, seed, n_folds), n_trials=n_trials,
-                   callbacks=[lambda s, t: bar.step(f"rmse={t.value:.2f} best={s.best_value:.2f}")])
+    study.optimize(make_objective(X, y, release, seed, n_folds, session=session), n_trials=n_trials,
+                   callbacks=[lambda s, t: bar.step(_progress_note(s, t))])
     return study
 
 
@@ -162,14 +294,25 @@ def best_params(study: optuna.Study) -> dict[str, Any]:
     return {**DEFAULT_PARAMS, **study.best_params}
 
 
-def log_study(study: optuna.Study) -> None:
-    """Log each trial as a nested MLflow child run of the active run, best params on the parent."""
+def log_study(study: optuna.Study, session: str | None = None) -> None:
+    """Log trials as nested MLflow child runs of the active run, best params on the parent.
+
+    Only the trials of ``session`` (default: the study's ``divergence_session`` set by
+    :func:`tune`; all trials when unset) are logged, so workers sharing a study log each
+    trial once. The best params/value are the whole study's.
+    """
     import mlflow
 
-    for t in study.trials:
+    session = session or getattr(study, "divergence_session", None)
+    trials = [t for t in study.trials if session is None or t.user_attrs.get("session") == session]
+    mlflow.set_tag("optuna.study", study.study_name)
+    if session is not None:
+        mlflow.set_tag("optuna.session", session)
+    for t in trials:
         with mlflow.start_run(run_name=f"trial-{t.number:03d}", nested=True):
             mlflow.log_params(t.params)
             mlflow.set_tag("optuna.trial_state", t.state.name)
+            mlflow.set_tag("optuna.trial_number", str(t.number))
             mlflow.set_tag("optuna.study", study.study_name)
             if t.value is not None:
                 mlflow.log_metric("inner_cv_rmse", t.value)
@@ -179,4 +322,5 @@ def log_study(study: optuna.Study) -> None:
     if done:
         mlflow.log_params({f"best_{k}": v for k, v in study.best_params.items()})
         mlflow.log_metric("best_inner_cv_rmse", study.best_value)
-    mlflow.log_metric("n_trials", len(study.trials))
+    mlflow.log_metric("n_trials", len(trials))
+    mlflow.log_metric("n_trials_study", len(study.trials))

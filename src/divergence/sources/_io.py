@@ -63,11 +63,14 @@ def read_json(path: str | Path) -> Any:
         )
     except json.JSONDecodeError as exc:
         raise SourceError(path, f"invalid JSON: {exc.msg}", row=f"line {exc.lineno}") from None
+    except RecursionError:
+        raise SourceError(path, "invalid JSON: nested too deeply") from None
 
 
 def read_csv(
     path: str | Path,
     required: Iterable[str] = (),
+    allow_empty: bool = False,
     **kwargs: Any,
 ) -> pd.DataFrame:
     """Read a CSV file and check that required columns exist.
@@ -78,6 +81,9 @@ def read_csv(
         File to read.
     required : iterable of str
         Columns that must be present.
+    allow_empty : bool
+        Accept a file with a header but no data rows (by default it raises: an
+        upstream table cut to its header must not pass as "no models").
     **kwargs
         Passed to :func:`pandas.read_csv`.
 
@@ -103,6 +109,8 @@ def read_csv(
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(path, f"malformed CSV: {msg}") from None
     require_columns(df, required, path)
+    if df.empty and not allow_empty:
+        raise SourceError(path, "no data rows")
     if kwargs.get("header", "infer") == "infer" and "names" not in kwargs:
         sep = kwargs.get("sep", ",")
         first = raw.decode("utf-8-sig").splitlines()[0] if raw else ""
@@ -210,9 +218,30 @@ def as_float(value: Any, path: str | Path, column: str, row: Any, *, lo: float |
     return out
 
 
+EARLIEST_DATE = "1900-01-01"
+LATEST_DATE = "2027-01-01"
+
+
+def check_dates(
+    days: pd.Series, raw: pd.Series, col: str, path: str | Path, *, row_offset: int = 2,
+    latest: str = LATEST_DATE,
+) -> None:
+    """Raise on a date after ``latest`` (in the future) or before :data:`EARLIEST_DATE`.
+
+    ``days`` are parsed (tz-naive) dates, ``raw`` the text they came from (for the
+    message). Run it before converting to ``datetime64[ns]``: it also keeps that
+    conversion within bounds (years 1677-2262).
+    """
+    for bad, what in [(days > pd.Timestamp(latest), "is in the future"),
+                      (days < pd.Timestamp(EARLIEST_DATE), f"is before {EARLIEST_DATE}")]:
+        if bad.any():
+            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            raise SourceError(path, f"date {raw.iloc[pos]!r} {what}", column=col, row=pos + row_offset)
+
+
 def parse_dates(
     s: pd.Series, col: str, path: str | Path, *, row_offset: int = 2, fmt: str | None = None,
-    latest: str = "2027-01-01",
+    latest: str = LATEST_DATE,
 ) -> pd.Series:
     """Parse a date column to ``datetime64[ns]`` (normalised to day).
 
@@ -226,16 +255,13 @@ def parse_dates(
         out = pd.to_datetime(s.where(~blank), errors="coerce", format=fmt, utc=True)
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert(None)
-    out = out.dt.normalize().astype("datetime64[ns]")
+    out = out.dt.normalize()
     bad = out.isna() & ~blank
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise SourceError(path, f"unparseable date {s.iloc[pos]!r}", column=col, row=pos + row_offset)
-    future = out > pd.Timestamp(latest)
-    if future.any():
-        pos = int(np.flatnonzero(future.to_numpy())[0])
-        raise SourceError(path, f"date {s.iloc[pos]!r} is in the future", column=col, row=pos + row_offset)
-    return out
+    check_dates(out, s, col, path, row_offset=row_offset, latest=latest)
+    return out.astype("datetime64[ns]")
 
 
 def file_date(path: str | Path) -> pd.Timestamp:

@@ -79,6 +79,7 @@ from divergence import schema
 from divergence.errors import SourceError
 from divergence.sources._io import (
     as_float,
+    check_dates,
     file_date,
     parse_dates,
     read_csv,
@@ -153,11 +154,9 @@ def _utc_days(s: pd.Series, col: str, path: Path) -> tuple[pd.Series, pd.Series]
     if ts.isna().any():
         pos = int(np.flatnonzero(ts.isna().to_numpy())[0])
         raise SourceError(path, f"unparseable date {s.iloc[pos]!r}", column=col, row=pos + 2)
-    day = ts.dt.tz_convert(None).dt.normalize().astype("datetime64[ns]")
-    if (day > pd.Timestamp("2027-01-01")).any():
-        pos = int(np.flatnonzero((day > pd.Timestamp("2027-01-01")).to_numpy())[0])
-        raise SourceError(path, f"date {s.iloc[pos]!r} is in the future", column=col, row=pos + 2)
-    return ts, day
+    day = ts.dt.tz_convert(None).dt.normalize()
+    check_dates(day, s, col, path)
+    return ts, day.astype("datetime64[ns]")
 
 
 def _price(value: Any, path: Path, column: str, row: Any) -> float:

@@ -101,6 +101,7 @@ from divergence.sources._io import as_float, read_json, require_keys
 
 BENCH_KEYS = ["source", "source_model", "benchmark", "as_of"]
 _LATEST = pd.Timestamp("2027-01-01")
+_EARLIEST = pd.Timestamp("1900-01-01")  # also keeps datetime64[ns] conversion in bounds
 _META_DEFAULT: dict[str, Any] = {
     "display_name": None, "organization": None, "release_date": pd.NaT,
     "open_weights": None, "reasoning": None, "params_b": math.nan,
@@ -128,6 +129,8 @@ def _date(value: Any, path: Path, column: str, row: Any) -> pd.Timestamp:
     ts = ts.normalize()
     if ts > _LATEST:
         raise SourceError(path, f"date {value!r} is in the future", column=column, row=row)
+    if ts < _EARLIEST:
+        raise SourceError(path, f"date {value!r} is before {_EARLIEST.date()}", column=column, row=row)
     return ts
 
 
@@ -201,6 +204,8 @@ def _read_yaml(path: Path) -> Any:
         raise SourceError(path, "empty file")
     try:
         return yaml.load(text, Loader=_StrictLoader)  # SafeLoader subclass
+    except RecursionError:
+        raise SourceError(path, "invalid YAML: nested too deeply") from None
     except _DuplicateKey as exc:
         raise SourceError(path, "duplicate YAML key", row=f"line {exc.line}: {exc.key!r}") from None
     except yaml.YAMLError as exc:

@@ -166,6 +166,8 @@ def _release_date(entry: dict, path: Path, row: str) -> pd.Timestamp:
         raise SourceError(path, f"invalid date {value!r}", column="version", row=row) from None
     if ts > pd.Timestamp("2027-01-01"):
         raise SourceError(path, f"date {value!r} is in the future", column="version", row=row)
+    if ts < pd.Timestamp("1900-01-01"):
+        raise SourceError(path, f"date {value!r} is before 1900-01-01", column="version", row=row)
     return ts
 
 

@@ -42,7 +42,7 @@ import pandas as pd
 
 from divergence import schema
 from divergence.errors import SourceError
-from divergence.sources._io import check_range, read_csv
+from divergence.sources._io import check_dates, check_range, read_csv
 
 SIGNAL = "ollama_pulls"
 AUDITOMATIC = ("ollama-auditomatic",
@@ -135,6 +135,7 @@ def read_pulls(raw: Path, source: str, rel: Path, num_col: str, str_col: str) ->
         pos = int(np.flatnonzero(ts.isna().to_numpy())[0])
         raise SourceError(path, f"unparseable date {df['commit_date'].iloc[pos]!r}", column="commit_date",
                           row=pos + 2)
+    check_dates(ts.dt.tz_convert(None), df["commit_date"], "commit_date", path)
     model = df["model"].str.strip()
     if (model == "").any():
         raise SourceError(path, "missing model", column="model", row=int(np.flatnonzero(model == "")[0]) + 2)

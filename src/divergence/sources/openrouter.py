@@ -340,6 +340,8 @@ def read_catalog(raw: Path) -> dict[str, pd.DataFrame]:
             created = as_float(m["created"], path, "created", where, lo=0)
             if np.isnan(created):
                 raise SourceError(path, "missing value", column="created", row=where)
+            if created > 4102444800:  # 2100-01-01: also keeps the Timestamp in bounds
+                raise SourceError(path, f"value {created!r} out of range (Unix seconds)", column="created", row=where)
             listed = pd.Timestamp(int(created), unit="s").normalize()
             if listed > snap:
                 raise SourceError(path, f"created date {listed.date()} after snapshot", column="created", row=where)
@@ -470,6 +472,8 @@ def read_open_closed(raw: Path) -> pd.DataFrame:
         raise SourceError(path, f"not valid UTF-8 at byte {exc.start}") from None
     try:
         doc = yaml.load(text, Loader=_UniqueKeyLoader)
+    except RecursionError:
+        raise SourceError(path, "invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
