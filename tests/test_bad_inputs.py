@@ -708,3 +708,91 @@ def test_python_predictor_empty_and_all_missing(predictor) -> None:
     assert predictor.predict(pd.DataFrame(columns=["aa.gpqa"])).empty
     out = predictor.predict(pd.DataFrame({"aa.gpqa": [np.nan]}))
     assert np.isfinite(out.to_numpy()).all()
+
+
+# --------------------------------------------------------------------------- safe loading
+
+PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".cloudpickle", ".pt", ".pth", ".sav"}
+
+
+def _looks_pickled(path: Path) -> bool:
+    head = path.read_bytes()[:2]
+    return len(head) == 2 and head[0] == 0x80 and head[1] in range(2, 6)  # pickle protocols 2-5
+
+
+class _Exploit:
+    """Unpickling this runs code: creates a file next to the pickle."""
+
+    def __init__(self, flag: Path) -> None:
+        self.flag = flag
+
+    def __reduce__(self):
+        return (Path.touch, (self.flag,))
+
+
+@pytest.mark.parametrize("make", ["empty", "pickle-only", "garbage-json", "garbage-booster", "file"])
+def test_load_predictor_refuses_non_model_directory(tmp_path: Path, make: str, predictor_dir: Path) -> None:
+    import pickle
+
+    from divergence.predictor import load_predictor
+
+    d = tmp_path / "model"
+    flag = tmp_path / "pwned"
+    if make == "file":
+        d.write_text("not a directory")
+    elif make == "empty":
+        d.mkdir()
+    elif make == "pickle-only":
+        d.mkdir()
+        (d / "model.pkl").write_bytes(pickle.dumps(_Exploit(flag)))
+        (d / "main.pkl").write_bytes(pickle.dumps(_Exploit(flag)))
+    else:
+        shutil.copytree(predictor_dir / "predictor", d)
+        if make == "garbage-json":
+            (d / "main.json").write_text('{"params": ')
+        else:
+            (d / "main.ubj").write_bytes(pickle.dumps(_Exploit(flag)))
+    with pytest.raises(DivergenceError) as info:
+        load_predictor(d)
+    msg = str(info.value)
+    assert "\n" not in msg and str(d) in msg
+    assert not flag.exists(), "something was unpickled"
+
+
+@pytest.mark.parametrize("uri", ["runs:/0123456789abcdef/model", "https://example.com/model",
+                                 "s3://bucket/model", "file:///etc", "models:/no-such-model@champion"])
+def test_load_predictor_refuses_other_locations(uri: str, trained) -> None:
+    from divergence.predictor import load_predictor
+
+    with pytest.raises(DivergenceError) as info:
+        load_predictor(uri, tracking_uri=trained["tracking_uri"])
+    assert "\n" not in str(info.value) and uri in str(info.value)
+
+
+def test_registered_model_artifacts_hold_no_pickle(trained, tmp_path: Path) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(trained["tracking_uri"])
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=trained["model_uri"], dst_path=str(tmp_path)))
+    files = [p for p in local.rglob("*") if p.is_file()]
+    assert any(p.name == "main.ubj" for p in files) and any(p.name == "MLmodel" for p in files)
+    assert [p for p in files if p.suffix in PICKLE_SUFFIXES or _looks_pickled(p)] == []
+    mlmodel = (local / "MLmodel").read_text()
+    assert "cloudpickle" not in mlmodel and "python_model.pkl" not in mlmodel
+
+
+def test_model_loading_code_does_not_import_pickle() -> None:
+    import ast
+
+    for mod in ["predictor", "model", "serving", "pyfunc_entry", "export"]:
+        tree = ast.parse((REPO / "src" / "divergence" / f"{mod}.py").read_text())
+        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not names & {"pickle", "cloudpickle", "joblib", "dill"}, mod
+
+
+def test_security_doc_binds_mlflow_to_loopback() -> None:
+    doc = (REPO / "docs" / "security.md").read_text()
+    for cmd in ["mlflow ui", "mlflow server"]:
+        lines = [ln for ln in doc.splitlines() if ln.strip().startswith(cmd)]
+        assert lines and all("--host 127.0.0.1" in ln for ln in lines), cmd

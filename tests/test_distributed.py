@@ -260,7 +260,11 @@ def test_workers_share_one_study_named_by_experiment_seed_snapshot(distributed):
     from divergence.snapshot import snapshot_hash
 
     study = _study(distributed)
-    assert study.study_name == f"{EXPERIMENT}-seed{SEED}-{snapshot_hash(SNAPSHOT)[:12]}"
+    from divergence.experiment import load_experiment
+    from divergence.runs import config_tag
+
+    tag = config_tag(load_experiment(SMALL_EXPERIMENT))
+    assert study.study_name == f"{EXPERIMENT}-seed{SEED}-{snapshot_hash(SNAPSHOT)[:12]}-{tag}"
 
 
 @pytest.mark.slow

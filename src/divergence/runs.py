@@ -188,7 +188,7 @@ def step_tune(p: Prepared, n_trials: int, storage: str | None = None, workers: i
     release = p.release.iloc[win].reset_index(drop=True)
     name = f"{p.exp.name}-seed{p.exp.seed}"
     if storage:
-        name += f"-{snapshot_tag(p)}"
+        name += f"-{snapshot_tag(p)}-{config_tag(p.exp)}"
     with mlflow.start_run(run_name="tune", nested=True):
         mlflow.log_params({"n_trials": n_trials, "tuning_window_models": len(win),
                            "tuning_window_end": str(p.release.iloc[win].max().date()),
@@ -199,6 +199,14 @@ def step_tune(p: Prepared, n_trials: int, storage: str | None = None, workers: i
         params = best_params(study)
         mlflow.log_dict(params, "best_params.json")
     return params
+
+
+def config_tag(exp: Experiment) -> str:
+    """Short hash of everything that changes the tuning objective (not trials or bootstrap)."""
+    import hashlib
+
+    d = {k: v for k, v in exp.to_dict().items() if k not in {"n_trials", "n_boot", "registered_model"}}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def snapshot_tag(p: Prepared) -> str:
