@@ -54,7 +54,8 @@ def trained(tmp_path_factory) -> dict:
     """Train and register one model (small experiment, no tuning) in a temp SQLite store."""
     d = tmp_path_factory.mktemp("trained")
     uri = f"sqlite:///{d / 'mlflow.db'}"
-    res = run_cli(["train", "--experiment", str(SMALL_EXPERIMENT)], tracking_uri=uri, timeout=900)
+    # cwd=d: the experiment's default artifact root (./mlruns) lands in the temp dir, not the repo
+    res = run_cli(["train", "--experiment", str(SMALL_EXPERIMENT)], tracking_uri=uri, cwd=d, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     return {"dir": d, "tracking_uri": uri, "model_uri": "models:/divergence-utility/1",
             "stdout": res.stdout, "stderr": res.stderr}

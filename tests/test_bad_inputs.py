@@ -777,8 +777,11 @@ def test_registered_model_artifacts_hold_no_pickle(trained, tmp_path: Path) -> N
     files = [p for p in local.rglob("*") if p.is_file()]
     assert any(p.name == "main.ubj" for p in files) and any(p.name == "MLmodel" for p in files)
     assert [p for p in files if p.suffix in PICKLE_SUFFIXES or _looks_pickled(p)] == []
-    mlmodel = (local / "MLmodel").read_text()
-    assert "cloudpickle" not in mlmodel and "python_model.pkl" not in mlmodel
+    import yaml
+
+    flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]
+    assert flavor["loader_module"] == "mlflow.pyfunc.loaders.code_model"  # models from code
+    assert "python_model" not in flavor  # no cloudpickled PythonModel instance
 
 
 def test_model_loading_code_does_not_import_pickle() -> None:

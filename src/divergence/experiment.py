@@ -51,6 +51,8 @@ def load_experiment(path: str | Path, **overrides: Any) -> Experiment:
     p = Path(path)
     if not p.exists() and not p.suffix:
         p = project_root() / "experiments" / f"{path}.yaml"
+    elif not p.exists() and not p.is_absolute() and (project_root() / p).exists():
+        p = project_root() / p  # e.g. MLproject's default "experiments/overall.yaml" from elsewhere
     if not p.exists():
         raise ConfigError(f"{p}: experiment config not found")
     try:

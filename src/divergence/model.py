@@ -71,6 +71,26 @@ def _rank1_factor(z: np.ndarray, n_iter: int = 50) -> np.ndarray:
     return v
 
 
+def _ridge_nonneg(A: np.ndarray, y: np.ndarray, pen: np.ndarray, nonneg: np.ndarray) -> np.ndarray:
+    """Ridge coefficients, those flagged in ``nonneg`` constrained to be >= 0.
+
+    Active set: solve, fix the most negative constrained coefficient at 0, solve again.
+    """
+    free = np.ones(A.shape[1], dtype=bool)
+    while True:
+        if free.all():  # the plain ridge solution (bit-identical to an unconstrained fit)
+            beta = np.linalg.solve(A.T @ A + pen, A.T @ y)
+        else:
+            beta = np.zeros(A.shape[1])
+            idx = np.flatnonzero(free)
+            beta[idx] = np.linalg.solve(A[:, idx].T @ A[:, idx] + pen[np.ix_(idx, idx)], A[:, idx].T @ y)
+        neg = free & nonneg & (beta < 0)
+        if not neg.any():
+            return beta
+        cand = np.flatnonzero(neg)
+        free[cand[np.argmin(beta[cand])]] = False
+
+
 class UtilityRegressor(RegressorMixin, BaseEstimator):
     """Predict an arena rating from a model-level feature frame.
 
@@ -87,7 +107,9 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         Ridge penalty of the base margin (on standardised inputs).
     monotone : bool
         Constrain predictions to be non-decreasing in every benchmark score,
-        family index and the general factor.
+        family index and the general factor: xgboost monotone constraints, factor
+        loadings clipped at 0, and base-margin coefficients on the factor and family
+        indices constrained to be >= 0.
     min_coverage : float
         Minimum share of training rows observed for a benchmark column to be used.
     n_jobs : int
@@ -225,6 +247,8 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         std = X[bench].std().replace(0, 1.0).fillna(1.0).to_numpy()
         z = (X[bench].to_numpy() - mean) / std
         loadings = _rank1_factor(z) if bench else np.zeros(0)
+        if self.monotone:  # a negative loading would make the factor fall as that score rises
+            loadings = np.clip(loadings, 0.0, None)
         fams = {f: [c for c in bench if f in family_of(c)] for f in FAMILIES}
         self.__dict__.pop("_layout_cache", None)
         self.state_: dict[str, Any] = {
@@ -250,7 +274,10 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
             A = np.c_[np.ones(len(Zb)), Zb]
             pen = np.eye(A.shape[1]) * self.base_alpha
             pen[0, 0] = 0.0
-            beta = np.linalg.solve(A.T @ A + pen, A.T @ y)
+            # monotone: the margin must not fall as the factor or a family index rises
+            nonneg = np.array([False] + [bool(self.monotone) and c.startswith("eng.") and c != "eng.coverage"
+                                         for c in base_cols])
+            beta = _ridge_nonneg(A, y, pen, nonneg)
             self.state_.update({"intercept": float(beta[0]), "coef": beta[1:].tolist()})
         else:
             self.state_.update({"base_mu": [], "base_sd": [], "intercept": float(y.mean()), "coef": []})
