@@ -320,6 +320,8 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
     repeats = 1 if quick else 3
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="divergence-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    if keep and any(work.iterdir()):
+        raise SystemExit(f"error: --keep {work}: directory not empty (a fresh MLflow store is needed)")
     home = work / "home"
     logs = work / "logs"
     for d in (home, logs):
@@ -410,8 +412,12 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
     out["sklearn"] = sk
 
     # 4. our predictor: cold load + latency, from the registry and from an exported directory
-    uri, why = _model_to_load(tracking, exp["registered_model"])
-    out["model_uri"] = uri or f"models:/{exp['registered_model']}@champion"
+    from divergence.experiment import load_experiment
+    from divergence.runs import model_name
+
+    registered = model_name(load_experiment(exp_path))
+    uri, why = _model_to_load(tracking, registered)
+    out["model_uri"] = uri or f"models:/{registered}@champion"
     for k in ["load_s", "predict_1row_p50_ms", "predict_1row_p99_ms", "predict_100k_s"]:
         out[k] = None
     if uri == "":

@@ -312,6 +312,12 @@ def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = Non
     Returns
     -------
     Predictor
+
+    Notes
+    -----
+    A ``models:/`` URI in a SQLite registry with artifacts on the local disk is resolved
+    with two SQL lookups, without importing MLflow (seconds of start-up); any other
+    store, or anything the lookup does not find, goes through MLflow.
     """
     if uri is None:
         uri = "models:/divergence-utility@champion"
