@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import SourceError
-from divergence.schema import READER_SCHEMAS, validate
+from divergence.schema import validate
 from divergence.sources._io import as_float, parse_dates, read_csv, read_json, require_keys
 
 SOURCE = "artificial-analysis"
@@ -265,9 +265,9 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     meta["release_date"] = parse_dates(meta["release_date"].astype(object), "release_date", path, row_offset=0)
     meta = meta.assign(source=SOURCE).sort_values(["source", "source_model"], kind="mergesort")
     return {
-        "benchmarks": _checked(bench, "benchmarks", str(path)),
-        "adoption": _checked(adoption, "adoption", str(path)),
-        "meta": _checked(meta.reset_index(drop=True), "meta", str(path)),
+        "benchmarks": validate(bench, "benchmarks", str(path)),
+        "adoption": validate(adoption, "adoption", str(path)),
+        "meta": validate(meta.reset_index(drop=True), "meta", str(path)),
     }
 
 
@@ -278,10 +278,3 @@ def _dedupe_max(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     return df.drop_duplicates(keys).reset_index(drop=True)
 
 
-def _checked(df: pd.DataFrame, kind: str, origin: str) -> pd.DataFrame:
-    """``schema.validate`` plus object dtype for flag columns (True/False/None objects)."""
-    out = validate(df, kind, origin)
-    for col, typ in READER_SCHEMAS[kind].items():
-        if typ == "bool":
-            out[col] = out[col].astype(object)
-    return out

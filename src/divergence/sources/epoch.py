@@ -80,7 +80,7 @@ import pandas as pd
 import yaml
 
 from divergence.errors import SourceError
-from divergence.schema import READER_SCHEMAS, validate
+from divergence.schema import validate
 from divergence.sources._io import numeric_column, parse_dates, read_csv
 
 STITCHING = Path("benchmarks") / "epoch-benchmark-stitching"
@@ -487,15 +487,8 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     meta = _first_per_key(meta)
     origin = str(raw / "benchmarks" / "epoch-*")
     return {
-        "benchmarks": _checked(bench, "benchmarks", origin),
-        "meta": _checked(meta, "meta", origin),
+        "benchmarks": validate(bench, "benchmarks", origin),
+        "meta": validate(meta, "meta", origin),
     }
 
 
-def _checked(df: pd.DataFrame, kind: str, origin: str) -> pd.DataFrame:
-    """``schema.validate`` plus object dtype for flag columns (True/False/None objects)."""
-    out = validate(df, kind, origin)
-    for col, typ in READER_SCHEMAS[kind].items():
-        if typ == "bool":
-            out[col] = out[col].astype(object)
-    return out

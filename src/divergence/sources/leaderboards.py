@@ -96,7 +96,7 @@ import pandas as pd
 import yaml
 
 from divergence.errors import SourceError
-from divergence.schema import READER_SCHEMAS, validate
+from divergence.schema import validate
 from divergence.sources._io import as_float, read_json, require_keys
 
 BENCH_KEYS = ["source", "source_model", "benchmark", "as_of"]
@@ -151,22 +151,14 @@ def _best(rows: list[dict]) -> pd.DataFrame:
     return df.drop_duplicates(["source", "source_model", "benchmark"])
 
 
-def checked(df: pd.DataFrame, kind: str, origin: str) -> pd.DataFrame:
-    """``schema.validate`` plus object dtype (Python True/False/None) for boolean columns."""
-    out = validate(df, kind, origin)
-    for col, typ in READER_SCHEMAS[kind].items():
-        if typ == "bool":
-            out[col] = out[col].astype(object)
-    return out
-
 
 def _finish(bench: pd.DataFrame, meta: Iterable[dict], origin: Path) -> dict[str, pd.DataFrame]:
     bench = bench.sort_values(BENCH_KEYS, kind="mergesort", na_position="last")
     meta_df = pd.DataFrame([{**_META_DEFAULT, **m} for m in meta],
                            columns=["source", "source_model", *_META_DEFAULT])
     meta_df = meta_df.sort_values(["source", "source_model"], kind="mergesort")
-    return {"benchmarks": checked(bench, "benchmarks", str(origin)),
-            "meta": checked(meta_df, "meta", str(origin))}
+    return {"benchmarks": validate(bench, "benchmarks", str(origin)),
+            "meta": validate(meta_df, "meta", str(origin))}
 
 
 class _DuplicateKey(Exception):
@@ -509,5 +501,5 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     for kind, keys in (("benchmarks", BENCH_KEYS), ("meta", ["source", "source_model"])):
         df = pd.concat([p[kind] for p in parts], ignore_index=True)
         df = df.sort_values(keys, kind="mergesort", na_position="last")
-        out[kind] = checked(df, kind, str(Path(raw) / "benchmarks"))
+        out[kind] = validate(df, kind, str(Path(raw) / "benchmarks"))
     return out

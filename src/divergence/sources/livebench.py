@@ -53,8 +53,8 @@ from pathlib import Path
 import pandas as pd
 
 from divergence.errors import SourceError
+from divergence.schema import validate
 from divergence.sources._io import file_date, numeric_column, read_csv, read_json
-from divergence.sources.leaderboards import checked
 
 SOURCE = "livebench"
 _TABLE = re.compile(r"table_(\d{4}_\d{2}_\d{2})\.csv")
@@ -220,12 +220,12 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     parts = [_release_scores(t, c) for _, (t, c) in sorted(_releases(folder).items())]
     bench = pd.concat(parts, ignore_index=True).assign(source=SOURCE, self_reported=False)
     bench = bench.sort_values(["source", "source_model", "benchmark", "as_of"], kind="mergesort")
-    bench = checked(bench, "benchmarks", str(folder))
+    bench = validate(bench, "benchmarks", str(folder))
 
     links = _read_links(_links_file(folder))
     ids = sorted(set(links) | set(bench["source_model"]))
     empty = {"display_name": None, "organization": None, "release_date": pd.NaT,
              "open_weights": None, "reasoning": None, "params_b": float("nan")}
     meta = pd.DataFrame([{"source": SOURCE, "source_model": m, **empty, **links.get(m, {})} for m in ids])
-    meta = checked(meta, "meta", str(folder))
+    meta = validate(meta, "meta", str(folder))
     return {"benchmarks": bench, "meta": meta}

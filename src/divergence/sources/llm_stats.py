@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import SourceError
-from divergence.schema import READER_SCHEMAS, validate
+from divergence.schema import validate
 from divergence.sources._io import as_float, parse_dates, read_json, require_keys
 
 SOURCE = "llm-stats"
@@ -259,15 +259,8 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     meta = meta.sort_values(["source", "source_model"], kind="mergesort").reset_index(drop=True)
     origin = str(folder)
     return {
-        "benchmarks": _checked(bench, "benchmarks", origin),
-        "meta": _checked(meta, "meta", origin),
+        "benchmarks": validate(bench, "benchmarks", origin),
+        "meta": validate(meta, "meta", origin),
     }
 
 
-def _checked(df: pd.DataFrame, kind: str, origin: str) -> pd.DataFrame:
-    """``schema.validate`` plus object dtype for flag columns (True/False/None objects)."""
-    out = validate(df, kind, origin)
-    for col, typ in READER_SCHEMAS[kind].items():
-        if typ == "bool":
-            out[col] = out[col].astype(object)
-    return out
