@@ -271,3 +271,27 @@ def test_logs_html_pngs_and_findings_to_mlflow(analysis, tmp_path, monkeypatch):
         assert "report.claimed_minus_independent_points.ci_lo" in run.data.metrics
     finally:
         mlflow.set_tracking_uri(prev)
+
+
+def test_update_readme_rewrites_only_the_marked_block(tmp_path):
+    """The README findings block is produced from a report, never edited by hand."""
+    from divergence.errors import DivergenceError
+    from divergence.reports import README_END, README_FIGURES, README_START, update_readme
+
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    (rep / "headline.md").write_text("- finding one 1.0 [0.5, 1.5]\n")
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 16
+    for name in README_FIGURES:
+        (rep / name).write_bytes(png)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\nbefore\n{README_START}\nold text\n{README_END}\nafter\n")
+    update_readme(rep, readme, tmp_path / "docs" / "figures")
+    text = readme.read_text()
+    assert "old text" not in text and "- finding one 1.0 [0.5, 1.5]" in text
+    assert text.startswith("# x\n\nbefore\n") and text.endswith("after\n")
+    assert "](docs/figures/frontier_gap.png)" in text
+    assert (tmp_path / "docs" / "figures" / "frontier_gap.png").read_bytes() == png
+    readme.write_text("no markers\n")
+    with pytest.raises(DivergenceError, match="markers not found"):
+        update_readme(rep, readme, tmp_path / "docs" / "figures")

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--snapshot", default=None)
     rp.add_argument("--out", default="reports")
     rp.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
+    rp.add_argument("--update-readme", action="store_true",
+                    help="also rewrite README.md's findings block and docs/figures/ from this report")
     return ap
 
 
@@ -203,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
 
             paths = write_report(load_snapshot(args.snapshot), Path(args.out), log_to_mlflow=not args.no_mlflow)
             print(f"report written: {paths['html']}")
+            if args.update_readme:
+                from divergence.config import project_root
+                from divergence.reports import update_readme
+
+                root = project_root()
+                update_readme(Path(args.out), root / "README.md", root / "docs" / "figures")
+                print(f"updated {root / 'README.md'} and {root / 'docs' / 'figures'}")
             return 0
     except DivergenceError as exc:
         if args.debug:

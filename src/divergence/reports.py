@@ -599,6 +599,7 @@ def write_files(a: Analysis, tmp: Path) -> dict[str, Any]:
     (tmp / "findings.json").write_text(json.dumps(_jsonable(a.findings), indent=1, sort_keys=True,
                                                   allow_nan=False) + "\n")
     (tmp / "report.html").write_text(render_html(a, figs), encoding="utf-8")
+    (tmp / "headline.md").write_text("".join(f"- {line}\n" for line in headline_sentences(a)), encoding="utf-8")
     return {"figures": list(figs), "tables": [f"tables/{n}.csv" for n in frames]}
 
 
@@ -682,3 +683,37 @@ def write_report(tables: dict[str, pd.DataFrame], out_dir: str | Path, log_to_ml
     _check_out_dir(Path(out_dir))
     a = analyse(tables, n_boot=n_boot, seed=seed)
     return render_report(a, out_dir, log_to_mlflow=log_to_mlflow)
+
+
+README_START = "<!-- findings:start (written by `divergence report --update-readme`) -->"
+README_END = "<!-- findings:end -->"
+README_FIGURES = ["frontier_gap.png", "divergence_top.png", "reliability_trend.png", "claimed_vs_independent.png"]
+
+
+def update_readme(report_dir: str | Path, readme: str | Path, figures_dir: str | Path) -> Path:
+    """Replace the findings block of ``readme`` with a report's headline and key figures.
+
+    The block between :data:`README_START` and :data:`README_END` is rewritten from
+    ``headline.md``; :data:`README_FIGURES` are copied to ``figures_dir``.
+    """
+    from divergence.atomic import atomic_file
+
+    report_dir, readme, figures_dir = Path(report_dir), Path(readme), Path(figures_dir)
+    text = readme.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        raise DivergenceError(f"{readme}: findings markers not found ({README_START!r} ... {README_END!r})")
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    rel = figures_dir.resolve().relative_to(readme.resolve().parent)
+    imgs = []
+    for name in README_FIGURES:
+        data = (report_dir / name).read_bytes()
+        with atomic_file(figures_dir / name) as fh:
+            fh.write(data)
+        imgs.append(f"![{name[:-4].replace('_', ' ')}]({rel.as_posix()}/{name})")
+    head = (report_dir / "headline.md").read_text(encoding="utf-8")
+    block = f"{README_START}\n{head}\n" + "\n".join(imgs) + f"\n{README_END}"
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    with atomic_file(readme, "w") as fh:
+        fh.write(before + block + after)
+    return readme
