@@ -252,3 +252,16 @@ def test_predictor_rejects_bad_columns(trained):
         p.predict(pd.DataFrame({"aa.gpqa": [float("inf")]}))
     with pytest.raises(DivergenceError, match="DataFrame"):
         p.predict([[0.7]])
+
+
+def test_shipped_champion_loads_and_predicts():
+    """The exported model in models/ works on a fresh clone, without any training."""
+    from divergence import load_predictor
+
+    p = load_predictor(REPO / "models" / "divergence-utility")
+    out = p.predict_models(["gpt-4o-2024-05-13", "claude-opus-4-6", "no-such-model"])
+    assert out["status"].tolist() == ["ok", "ok", "unknown"]
+    ok = out[out["status"] == "ok"]
+    assert ((ok["lower_90"] < ok["predicted_utility"]) & (ok["predicted_utility"] < ok["upper_90"])).all()
+    assert (ok["divergence"] == ok["predicted_utility"] - ok["benchmark_implied"]).all()
+    assert (REPO / "models" / "divergence-utility" / "MODEL_CARD.md").exists()
