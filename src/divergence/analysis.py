@@ -728,7 +728,7 @@ def general_factor(Xb: pd.DataFrame, target: pd.DataFrame, min_sources: int = 3)
     has = Xb[bench_cols].notna().any(axis=1)
     t = target[target.index.isin(has[has].index)]
     est = UtilityRegressor(**{**CATEGORY_PARAMS}, random_state=0).fit(Xb.loc[t.index], t["target"].to_numpy())
-    eng = est._engineer(Xb)
+    eng = est.engineer(Xb)
     obs = Xb[bench_cols].notna()
     prefixes = pd.Index([c.split(".")[0] for c in bench_cols])
     n_src = obs.T.groupby(prefixes).any().sum(axis=0)

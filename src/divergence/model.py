@@ -190,6 +190,11 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         cols.append(obs.sum(axis=1).astype(float)[:, None])
         return np.hstack(cols)
 
+    def engineer(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Fitted engineered features: standardised benchmarks, inputs, ``eng.*`` columns."""
+        check_is_fitted(self, "state_")
+        return self._engineer(X.astype("float64"))
+
     def _engineer(self, X: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(self._engineer_array(X), index=X.index, columns=self._engineered_names())
 
