@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from divergence.errors import SourceError
 
@@ -31,6 +32,65 @@ def _reject_duplicates(path: Path):
     return hook
 
 
+def _read_text(path: Path) -> str:
+    """UTF-8 text of a file (BOM allowed); SourceError if missing, undecodable or empty."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise SourceError(path, "file not found") from None
+    except IsADirectoryError:
+        raise SourceError(path, "is a directory, expected a file") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(path, f"not valid UTF-8 at byte {exc.start}") from None
+    if not text.strip():
+        raise SourceError(path, "empty file")
+    return text
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML loader (no Python tags) that rejects duplicate mapping keys."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file strictly (UTF-8, safe tags only, no duplicate keys).
+
+    Parameters
+    ----------
+    path : str or Path
+        File to read.
+
+    Returns
+    -------
+    object
+        The decoded YAML document.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # SafeLoader subclass
+    except RecursionError:
+        raise SourceError(path, "invalid YAML: nested too deeply") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        row = f"line {mark.line + 1}" if mark is not None else None
+        raise SourceError(path, f"invalid YAML: {problem}", row=row) from None
+
+
 def read_json(path: str | Path) -> Any:
     """Parse a JSON file strictly (UTF-8, no duplicate keys, no NaN literals).
 
@@ -45,14 +105,7 @@ def read_json(path: str | Path) -> Any:
         The decoded JSON value.
     """
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise SourceError(path, "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(path, f"not valid UTF-8 at byte {exc.start}") from None
-    if not text.strip():
-        raise SourceError(path, "empty file")
+    text = _read_text(path)
 
     def bad_constant(name: str) -> float:
         raise SourceError(path, f"non-finite JSON number {name}")

@@ -77,11 +77,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from divergence.errors import SourceError
 from divergence.schema import validate
-from divergence.sources._io import numeric_column, parse_dates, read_csv
+from divergence.sources._io import numeric_column, parse_dates, read_csv, read_yaml
 
 STITCHING = Path("benchmarks") / "epoch-benchmark-stitching"
 ECI_DIR = Path("benchmarks") / "epoch-eci-via-metr_graph"
@@ -314,56 +313,6 @@ def _external(raw: Path) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- ECI and METR
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe YAML loader that rejects duplicate mapping keys."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> object:
-    """Parse a YAML file strictly (UTF-8, no duplicate keys); raise SourceError on failure.
-
-    Parameters
-    ----------
-    path : Path
-        File to read.
-
-    Returns
-    -------
-    object
-        The decoded YAML document.
-    """
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise SourceError(path, "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(path, f"not valid UTF-8 at byte {exc.start}") from None
-    if not text.strip():
-        raise SourceError(path, "empty file")
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except RecursionError:
-        raise SourceError(path, "invalid YAML: nested too deeply") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        row = f"line {mark.line + 1}" if mark is not None else None
-        raise SourceError(path, f"invalid YAML: {problem}", row=row) from None
 
 
 def _eci(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:

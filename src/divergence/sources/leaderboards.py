@@ -93,11 +93,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from divergence.errors import SourceError
 from divergence.schema import validate
-from divergence.sources._io import as_float, read_json, require_keys
+from divergence.sources._io import as_float, read_json, read_yaml, require_keys
 
 BENCH_KEYS = ["source", "source_model", "benchmark", "as_of"]
 _LATEST = pd.Timestamp("2027-01-01")
@@ -161,53 +160,9 @@ def _finish(bench: pd.DataFrame, meta: Iterable[dict], origin: Path) -> dict[str
             "meta": validate(meta_df, "meta", str(origin))}
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: Any, line: int) -> None:
-        super().__init__(key)
-        self.key, self.line = key, line
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML loader that rejects duplicate mapping keys."""
-
-
-def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise _DuplicateKey(key, key_node.start_mark.line + 1)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
-
-
-def _read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise SourceError(path, "file not found")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(path, f"not valid UTF-8 at byte {exc.start}") from None
-    if not text.strip():
-        raise SourceError(path, "empty file")
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # SafeLoader subclass
-    except RecursionError:
-        raise SourceError(path, "invalid YAML: nested too deeply") from None
-    except _DuplicateKey as exc:
-        raise SourceError(path, "duplicate YAML key", row=f"line {exc.line}: {exc.key!r}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise SourceError(path, f"invalid YAML: {problem}", row=where) from None
-
-
 # ---------------------------------------------------------------- WeirdML
+
+
 def read_weirdml(raw: Path) -> dict[str, pd.DataFrame]:
     """Read WeirdML overall accuracy per model configuration.
 
@@ -334,7 +289,7 @@ def aider_model_id(label: str, command: str | None) -> str:
 
 
 def _aider_runs(path: Path, benchmark: str, cases: int) -> list[dict]:
-    doc = _read_yaml(path)
+    doc = read_yaml(path)
     if not isinstance(doc, list) or not doc:
         raise SourceError(path, "expected a non-empty list of runs")
     runs = []

@@ -80,7 +80,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from divergence import schema
 from divergence.errors import SourceError
@@ -91,6 +90,7 @@ from divergence.sources._io import (
     parse_dates,
     read_csv,
     read_json,
+    read_yaml,
     require_keys,
 )
 
@@ -433,23 +433,6 @@ def read_blended_prices(raw: Path) -> pd.DataFrame:
 # ---------------------------------------------------------------------- crosswalk
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML safe loader that rejects duplicate mapping keys."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def read_open_closed(raw: Path) -> pd.DataFrame:
     """Open/closed crosswalk of OpenRouter slugs (wyl2607 ``model_crosswalk.yaml``).
 
@@ -464,21 +447,7 @@ def read_open_closed(raw: Path) -> pd.DataFrame:
         Meta rows of source ``openrouter-crosswalk``.
     """
     path = Path(raw) / CROSSWALK_YAML
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise SourceError(path, "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(path, f"not valid UTF-8 at byte {exc.start}") from None
-    try:
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)
-    except RecursionError:
-        raise SourceError(path, "invalid YAML: nested too deeply") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SourceError(path, f"invalid YAML: {problem}",
-                          row=f"line {mark.line + 1}" if mark is not None else None) from None
+    doc = read_yaml(path)
     if not isinstance(doc, list) or not doc:
         raise SourceError(path, "expected a non-empty list of models")
     rows = []
