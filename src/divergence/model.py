@@ -207,18 +207,6 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         M = (M - np.array(st["base_mu"])) / np.array(st["base_sd"])
         return st["intercept"] + M @ np.array(st["coef"])
 
-    def _base_inputs(self, E: pd.DataFrame) -> np.ndarray:
-        st = self.state_
-        M = E[st["base_columns"]].to_numpy(dtype="float64")
-        M = np.where(np.isnan(M), np.array(st["base_fill"]), M)
-        return (M - np.array(st["base_mu"])) / np.array(st["base_sd"])
-
-    def _base_margin(self, E: pd.DataFrame) -> np.ndarray:
-        st = self.state_
-        if not st["base_columns"]:
-            return np.full(len(E), st["intercept"])
-        return st["intercept"] + self._base_inputs(E) @ np.array(st["coef"])
-
     def fit(self, X: pd.DataFrame, y: Any) -> UtilityRegressor:
         """Fit transforms, base margin and boosted trees on training rows.
 
@@ -287,7 +275,7 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         else:
             self.state_.update({"base_mu": [], "base_sd": [], "intercept": float(y.mean()), "coef": []})
         self.__dict__.pop("_layout_cache", None)  # base columns are known now
-        margin = self._base_margin(E)
+        margin = self._margin_array(E.to_numpy(dtype="float64"))
         self.feature_names_in_ = np.array(cols, dtype=object)
         self.engineered_columns_ = list(E.columns)
         mono = None
