@@ -35,6 +35,18 @@ def run_cli(args: list[str], tracking_uri: str | None = None, cwd: Path | None =
                           env=cli_env(tracking_uri, **extra), capture_output=True, text=True, timeout=timeout)
 
 
+def one_row(df, **where):
+    """The single row of ``df`` matching all ``column=value`` pairs (asserts exactly one)."""
+    import numpy as np
+
+    mask = np.ones(len(df), dtype=bool)
+    for col, val in where.items():
+        mask &= (df[col] == val).to_numpy()
+    rows = df[mask]
+    assert len(rows) == 1, f"{len(rows)} rows match {where}"
+    return rows.iloc[0]
+
+
 @pytest.fixture(scope="session")
 def raw_dir() -> Path:
     if not RAW.is_dir():

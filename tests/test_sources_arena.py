@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import one_row
 from divergence.errors import SourceError
 from divergence.schema import READER_SCHEMAS, validate
 from divergence.sources.arena import list_arena_keys, open_weights_from_license, read_arena
@@ -50,13 +51,6 @@ def ratings(arena: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return arena["ratings"]
 
 
-def _one(ratings: pd.DataFrame, **where: object) -> pd.Series:
-    mask = np.ones(len(ratings), dtype=bool)
-    for col, value in where.items():
-        mask &= (ratings[col] == value).to_numpy()
-    hit = ratings[mask]
-    assert len(hit) == 1, f"{where}: {len(hit)} rows"
-    return hit.iloc[0]
 
 
 def test_schema_and_order(arena: dict[str, pd.DataFrame]) -> None:
@@ -78,7 +72,7 @@ def test_schema_and_order(arena: dict[str, pd.DataFrame]) -> None:
 
 
 def test_catalog_known_value(ratings: pd.DataFrame) -> None:
-    row = _one(ratings, source="lmarena-catalog", model_key="gpt-4o-2024-05-13", board="style",
+    row = one_row(ratings, source="lmarena-catalog", model_key="gpt-4o-2024-05-13", board="style",
                category="full", snapshot_date=pd.Timestamp("2025-05-21"))
     assert row["rating"] == pytest.approx(1323.6640217640936)
     assert row["rating_lo"] == pytest.approx(1322.1840676939228)
@@ -93,7 +87,7 @@ def test_catalog_categories(ratings: pd.DataFrame) -> None:
     early = set(cat.loc[cat["snapshot_date"] < "2025-11-05", "category"])
     assert "expert" not in early
     assert {"full", "coding", "math", "hard_6", "no_refusal", "japanese"} <= early
-    row = _one(cat, model_key="gemini-3-pro", board="raw", category="industry_legal_and_government",
+    row = one_row(cat, model_key="gemini-3-pro", board="raw", category="industry_legal_and_government",
                snapshot_date=pd.Timestamp("2025-12-11"))
     assert row["rating"] == pytest.approx(1492.805813397903)
     assert cat["snapshot_date"].nunique() == 22
@@ -103,9 +97,9 @@ def test_catalog_style_in_early_text_files(ratings: pd.DataFrame) -> None:
     # leaderboard-data_2025-01-28: "full" is the style-controlled board, "coding" the raw one
     cat = ratings[(ratings["source"] == "lmarena-catalog")
                   & (ratings["snapshot_date"] == pd.Timestamp("2025-01-28"))]
-    full = _one(cat, model_key="gpt-4o-2024-05-13", category="full")
+    full = one_row(cat, model_key="gpt-4o-2024-05-13", category="full")
     assert full["board"] == "style" and full["rating"] == pytest.approx(1263.4682733987736)
-    coding = _one(cat, model_key="gpt-4o-2024-05-13", category="coding")
+    coding = one_row(cat, model_key="gpt-4o-2024-05-13", category="coding")
     assert coding["board"] == "raw"
 
 
@@ -114,7 +108,7 @@ def test_scrape_seed_and_stale_categories(ratings: pd.DataFrame) -> None:
     assert not {"no_refusal", "no_short"} & set(scr["category"])
     assert "expert" in set(scr["category"])
     # 2026-02-27: 81f862c (1503) is kept, the seed eeff8dc (1504) dropped
-    row = _one(scr, model_key="claude-opus-4-6", board="style", category="full",
+    row = one_row(scr, model_key="claude-opus-4-6", board="style", category="full",
                snapshot_date=pd.Timestamp("2026-02-27"))
     assert row["rating"] == 1503.0 and row["rating_lo"] == 1496.0 and row["rating_hi"] == 1510.0
     assert scr["snapshot_date"].max() == pd.Timestamp("2026-03-27")
@@ -122,23 +116,23 @@ def test_scrape_seed_and_stale_categories(ratings: pd.DataFrame) -> None:
 
 def test_jasontrigg0_known_value_and_online_elo_dropped(ratings: pd.DataFrame) -> None:
     jt = ratings[ratings["source"] == "jasontrigg0"]
-    row = _one(jt, model_key="gpt-4o-2024-05-13", snapshot_date=pd.Timestamp("2024-05-15"))
+    row = one_row(jt, model_key="gpt-4o-2024-05-13", snapshot_date=pd.Timestamp("2024-05-15"))
     assert row["rating"] == pytest.approx(1289.1649796223994)
     assert np.isnan(row["rating_lo"]) and np.isnan(row["rating_hi"])
     assert (jt["board"] == "raw").all() and (jt["category"] == "full").all()
     assert jt["snapshot_date"].min() == pd.Timestamp("2024-03-27")
     # a 2023 model has history targets
-    vic = _one(jt, model_key="vicuna-13b", snapshot_date=pd.Timestamp("2024-03-27"))
+    vic = one_row(jt, model_key="vicuna-13b", snapshot_date=pd.Timestamp("2024-03-27"))
     assert vic["rating"] == pytest.approx(1037.6085899592294)
 
 
 def test_nakasyou_and_fboulnois(ratings: pd.DataFrame) -> None:
-    nk = _one(ratings, source="nakasyou", model_key="gpt-4o-2024-05-13",
+    nk = one_row(ratings, source="nakasyou", model_key="gpt-4o-2024-05-13",
               snapshot_date=pd.Timestamp("2024-06-29"))
     assert nk["rating"] == pytest.approx(1287.0196469719676)
     assert ratings.loc[ratings["source"] == "nakasyou", "snapshot_date"].min() == pd.Timestamp(
         "2024-06-29")
-    fb = _one(ratings, source="fboulnois", model_key="gpt-4o-2024-05-13",
+    fb = one_row(ratings, source="fboulnois", model_key="gpt-4o-2024-05-13",
               snapshot_date=pd.Timestamp("2024-06-19"))
     assert (fb["rating"], fb["rating_lo"], fb["rating_hi"]) == (1287.0, 1284.0, 1290.0)
     # renamed key resolved by date: "Gemini-1.5-Pro-001" was gemini-1.5-pro-api-0514 in 2024-08
@@ -151,7 +145,7 @@ def test_nakasyou_and_fboulnois(ratings: pd.DataFrame) -> None:
 
 def test_mayerwin_variants(ratings: pd.DataFrame) -> None:
     mw = ratings[ratings["source"] == "mayerwin"]
-    row = _one(mw, model_key="gpt-5-high", snapshot_date=pd.Timestamp("2025-08-07"))
+    row = one_row(mw, model_key="gpt-5-high", snapshot_date=pd.Timestamp("2025-08-07"))
     assert row["rating"] == pytest.approx(1461.812973501465)
     # "gpt-5.4" merges gpt-5.4 and gpt-5.4-high upstream: ambiguous, dropped
     assert not {"gpt-5", "gpt-5.4", "claude-opus-4-6"} & set(mw["model_key"])

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import one_row
 from divergence.errors import SourceError
 from divergence.schema import READER_SCHEMAS, validate
 from divergence.sources import artificial_analysis, epoch, llm_stats
@@ -39,14 +40,6 @@ def ls() -> dict[str, pd.DataFrame]:
     return llm_stats.read(RAW)
 
 
-def one(df: pd.DataFrame, **where: object) -> pd.Series:
-    """The single row of ``df`` matching all ``column=value`` pairs."""
-    mask = np.ones(len(df), dtype=bool)
-    for col, val in where.items():
-        mask &= (df[col] == val).to_numpy()
-    rows = df[mask]
-    assert len(rows) == 1, f"{len(rows)} rows match {where}"
-    return rows.iloc[0]
 
 
 def mirror(tmp_path: Path, rel: Path, content: str | bytes) -> Path:
@@ -95,8 +88,8 @@ def check_contract(result: dict[str, pd.DataFrame], kinds: set[str]) -> None:
 def test_aa_contract_and_known_values(aa):
     check_contract(aa, {"benchmarks", "adoption", "meta"})
     b = aa["benchmarks"]
-    assert one(b, source_model="gpt-oss-120b", benchmark="aa:gpqa")["score"] == pytest.approx(0.782)
-    row = one(b, source_model="gpt-oss-120b", benchmark="aa:artificial_analysis_intelligence_index")
+    assert one_row(b, source_model="gpt-oss-120b", benchmark="aa:gpqa")["score"] == pytest.approx(0.782)
+    row = one_row(b, source_model="gpt-oss-120b", benchmark="aa:artificial_analysis_intelligence_index")
     assert row["score"] == pytest.approx(23.8)
     assert row["as_of"] == pd.Timestamp("2026-07-31") and row["self_reported"] is False
     # null evaluations are omitted, not NaN rows (math_500 is null for gpt-oss-120b)
@@ -107,17 +100,17 @@ def test_aa_contract_and_known_values(aa):
 
 def test_aa_meta_and_prices(aa):
     m = aa["meta"]
-    g = one(m, source_model="gpt-oss-120b")
+    g = one_row(m, source_model="gpt-oss-120b")
     assert g["display_name"] == "gpt-oss-120b (high)" and g["organization"] == "OpenAI"
     assert g["release_date"] == pd.Timestamp("2025-08-05")
     assert g["reasoning"] is True and g["open_weights"] is True
-    assert one(m, source_model="gpt-5-5-high")["open_weights"] is False
-    assert one(m, source_model="gpt-4o-mini")["open_weights"] is None
+    assert one_row(m, source_model="gpt-5-5-high")["open_weights"] is False
+    assert one_row(m, source_model="gpt-4o-mini")["open_weights"] is None
     non = m[m["display_name"].str.contains("(Non-reasoning)", regex=False)]
     assert len(non) > 50 and non["reasoning"].map(lambda v: v is False).all()
     a = aa["adoption"]
-    assert one(a, source_model="gpt-oss-120b", signal="price_input_usd_per_mtok")["value"] == pytest.approx(0.15)
-    assert one(a, source_model="gpt-oss-120b", signal="output_tokens_per_s")["value"] == pytest.approx(193.41)
+    assert one_row(a, source_model="gpt-oss-120b", signal="price_input_usd_per_mtok")["value"] == pytest.approx(0.15)
+    assert one_row(a, source_model="gpt-oss-120b", signal="output_tokens_per_s")["value"] == pytest.approx(193.41)
     assert (a["value"] > 0).all()  # zero = "not priced/measured" is omitted
     assert a[a.source_model == "grok-1"].empty
 
@@ -177,16 +170,16 @@ def test_epoch_contract_and_sources(ep):
 
 def test_epoch_known_values(ep):
     b = ep["benchmarks"]
-    run = one(b, source="epoch", source_model="gpt-5.1_medium", benchmark="epoch:gpqa_diamond")
+    run = one_row(b, source="epoch", source_model="gpt-5.1_medium", benchmark="epoch:gpqa_diamond")
     assert run["score"] == pytest.approx(0.85) and run["as_of"] == pd.Timestamp("2025-11-17")
     assert run["self_reported"] is False
     # "62.4%" -> 0.624; bare "Percent correct" 88.000 keeps its 0-100 scale
-    assert one(b, source_model="gemini-2.5-pro-preview-06-05", benchmark="epoch:simple_bench")["score"] == pytest.approx(0.624)
-    assert one(b, source_model="gpt-5-2025-08-07_high", benchmark="epoch:aider_polyglot")["score"] == pytest.approx(88.0)
-    assert one(b, source_model="claude-mythos-2026-04-07", benchmark="epoch:eci")["score"] == pytest.approx(161.0)
-    assert one(b, source_model="claude_3_7_sonnet_inspect", benchmark="metr:p50_horizon_minutes")["score"] == pytest.approx(60.388937)
+    assert one_row(b, source_model="gemini-2.5-pro-preview-06-05", benchmark="epoch:simple_bench")["score"] == pytest.approx(0.624)
+    assert one_row(b, source_model="gpt-5-2025-08-07_high", benchmark="epoch:aider_polyglot")["score"] == pytest.approx(88.0)
+    assert one_row(b, source_model="claude-mythos-2026-04-07", benchmark="epoch:eci")["score"] == pytest.approx(161.0)
+    assert one_row(b, source_model="claude_3_7_sonnet_inspect", benchmark="metr:p50_horizon_minutes")["score"] == pytest.approx(60.388937)
     # BALROG "Date added" 23/7/2024 precedes grok-4-0709's release: floored to 2025-07-09
-    assert one(b, source_model="grok-4-0709", benchmark="epoch:balrog")["as_of"] == pd.Timestamp("2025-07-09")
+    assert one_row(b, source_model="grok-4-0709", benchmark="epoch:balrog")["as_of"] == pd.Timestamp("2025-07-09")
     # trailing space in the raw id is stripped
     assert "Llama-2-70b-hf" in set(b["source_model"]) and "Llama-2-70b-hf " not in set(b["source_model"])
     # several rows per model in a table: one row per key, the highest score
@@ -196,15 +189,15 @@ def test_epoch_known_values(ep):
 
 def test_epoch_meta(ep):
     m = ep["meta"]
-    o3 = one(m, source="epoch", source_model="o3-2025-04-16_high")
+    o3 = one_row(m, source="epoch", source_model="o3-2025-04-16_high")
     assert o3["release_date"] == pd.Timestamp("2025-04-16") and o3["display_name"] == "o3 (high)"
     assert o3["organization"] == "OpenAI" and o3["reasoning"] is True
-    llama = one(m, source="epoch", source_model="Llama-2-70b-hf")
+    llama = one_row(m, source="epoch", source_model="Llama-2-70b-hf")
     assert llama["open_weights"] is True and llama["params_b"] == pytest.approx(70.0)
-    gpt4 = one(m, source="epoch-models", source_model="GPT-4")
+    gpt4 = one_row(m, source="epoch-models", source_model="GPT-4")
     assert gpt4["organization"] == "OpenAI" and gpt4["open_weights"] is False
-    assert one(m, source="epoch-eci", source_model="claude-mythos-2026-04-07")["organization"] == "Anthropic"
-    assert one(m, source="metr", source_model="o3_inspect")["release_date"] == pd.Timestamp("2025-04-16")
+    assert one_row(m, source="epoch-eci", source_model="claude-mythos-2026-04-07")["organization"] == "Anthropic"
+    assert one_row(m, source="metr", source_model="o3_inspect")["release_date"] == pd.Timestamp("2025-04-16")
 
 
 def test_epoch_non_numeric_score(tmp_path):
@@ -259,24 +252,24 @@ def test_epoch_yaml_duplicate_key_and_truncation(tmp_path):
 def test_llm_stats_contract_and_known_values(ls):
     check_contract(ls, {"benchmarks", "meta"})
     b = ls["benchmarks"]
-    row = one(b, source_model="qwen2.5-vl-7b", benchmark="llmstats:aitz-em")
+    row = one_row(b, source_model="qwen2.5-vl-7b", benchmark="llmstats:aitz-em")
     assert row["score"] == pytest.approx(0.819) and row["self_reported"] is True
     assert row["as_of"] == pd.Timestamp("2025-01-26")
     # an independent (not self-reported) score keeps its flag
-    assert one(b, source_model="gpt-3.5-turbo-0125", benchmark="llmstats:gpqa")["self_reported"] is False
+    assert one_row(b, source_model="gpt-3.5-turbo-0125", benchmark="llmstats:gpqa")["self_reported"] is False
     # MT-Bench stored as score/100 for one model: fixed to the benchmark's score/10 scale
-    assert one(b, source_model="llama-3.1-nemotron-70b-instruct", benchmark="llmstats:mt-bench")["score"] == pytest.approx(0.899)
+    assert one_row(b, source_model="llama-3.1-nemotron-70b-instruct", benchmark="llmstats:mt-bench")["score"] == pytest.approx(0.899)
     # several results for one benchmark: the highest is kept
-    assert one(b, source_model="gpt-oss-120b", benchmark="llmstats:humanity's-last-exam")["score"] == pytest.approx(0.19)
+    assert one_row(b, source_model="gpt-oss-120b", benchmark="llmstats:humanity's-last-exam")["score"] == pytest.approx(0.19)
     assert len(ls["meta"]) == 169
 
 
 def test_llm_stats_meta(ls):
     m = ls["meta"]
-    q = one(m, source_model="qwen2.5-vl-7b")
+    q = one_row(m, source_model="qwen2.5-vl-7b")
     assert q["release_date"] == pd.Timestamp("2025-01-26") and q["open_weights"] is True
     assert q["params_b"] == pytest.approx(8.29) and q["display_name"] == "Qwen2.5 VL 7B Instruct"
-    c = one(m, source_model="claude-3-5-haiku-20241022")
+    c = one_row(m, source_model="claude-3-5-haiku-20241022")
     assert c["open_weights"] is False and c["organization"] == "Anthropic" and np.isnan(c["params_b"])
     assert "o3-pro-2025-06-10" in set(m["source_model"])  # no benchmarks.json, still in meta
 
