@@ -28,11 +28,22 @@ def cli_env(tracking_uri: str | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], tracking_uri: str | None = None, cwd: Path | None = None,
-            timeout: float = 600, **extra: str) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str],
+    tracking_uri: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    **extra: str,
+) -> subprocess.CompletedProcess:
     """Run ``python -m divergence ARGS`` and capture its output."""
-    return subprocess.run([sys.executable, "-m", "divergence", *args], cwd=cwd or REPO,
-                          env=cli_env(tracking_uri, **extra), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "divergence", *args],
+        cwd=cwd or REPO,
+        env=cli_env(tracking_uri, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def one_row(df, **where):
@@ -67,10 +78,17 @@ def trained(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("trained")
     uri = f"sqlite:///{d / 'mlflow.db'}"
     # cwd=d: the experiment's default artifact root (./mlruns) lands in the temp dir, not the repo
-    res = run_cli(["train", "--experiment", str(SMALL_EXPERIMENT)], tracking_uri=uri, cwd=d, timeout=900)
+    res = run_cli(
+        ["train", "--experiment", str(SMALL_EXPERIMENT)], tracking_uri=uri, cwd=d, timeout=900
+    )
     assert res.returncode == 0, res.stderr[-3000:]
-    return {"dir": d, "tracking_uri": uri, "model_uri": "models:/divergence-utility/1",
-            "stdout": res.stdout, "stderr": res.stderr}
+    return {
+        "dir": d,
+        "tracking_uri": uri,
+        "model_uri": "models:/divergence-utility/1",
+        "stdout": res.stdout,
+        "stderr": res.stderr,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,11 @@ SNAPSHOT = REPO / "data" / "snapshot"
 
 def digest(d: Path) -> dict[str, str]:
     """Relative path -> SHA-256 of every file under ``d``."""
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
 
 
 def leftovers(parent: Path, keep: set[str]) -> list[str]:
@@ -195,8 +198,9 @@ def test_snapshot_rewrite_is_byte_identical(tables, snap: Path) -> None:
     before = digest(snap)
     write_snapshot(tables, snap, provenance=manifest["sources"])
     after = digest(snap)
-    assert {k: v for k, v in after.items() if k.endswith(".csv.gz")} == \
-        {k: v for k, v in before.items() if k.endswith(".csv.gz")}
+    assert {k: v for k, v in after.items() if k.endswith(".csv.gz")} == {
+        k: v for k, v in before.items() if k.endswith(".csv.gz")
+    }
 
 
 KILL_SCRIPT = textwrap.dedent("""
@@ -219,9 +223,13 @@ def test_snapshot_killed_mid_write_keeps_previous(snap: Path, tmp_path: Path) ->
     from divergence.snapshot import load_snapshot
 
     before = digest(snap)
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(SNAPSHOT), str(snap)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(SNAPSHOT), str(snap)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         line = proc.stdout.readline()
         assert line.strip() == "writing", proc.stderr.read()
@@ -235,7 +243,9 @@ def test_snapshot_killed_mid_write_keeps_previous(snap: Path, tmp_path: Path) ->
     assert digest(snap) == before
     load_snapshot(snap)
     # the dead writer's temporary directory is the only trace, and it is not the snapshot
-    assert all(p.name.startswith(".snapshot.tmp-") for p in snap.parent.iterdir() if p.name != "snapshot")
+    assert all(
+        p.name.startswith(".snapshot.tmp-") for p in snap.parent.iterdir() if p.name != "snapshot"
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -286,7 +296,9 @@ def test_export_failure_keeps_previous_export(trained, tmp_path: Path, monkeypat
     assert leftovers(out.parent, {"divergence-utility"}) == []
 
 
-def test_predict_output_failure_keeps_previous(predictor_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_predict_output_failure_keeps_previous(
+    predictor_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     from divergence.cli import main
 
     src = tmp_path / "in.csv"
@@ -303,11 +315,34 @@ def test_predict_output_failure_keeps_previous(predictor_dir: Path, tmp_path: Pa
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", failing_to_csv)
     with pytest.raises(Boom):
-        main(["predict", "--input", str(src), "--output", str(out), "--model-uri", str(predictor_dir)])
+        main(
+            [
+                "predict",
+                "--input",
+                str(src),
+                "--output",
+                str(out),
+                "--model-uri",
+                str(predictor_dir),
+            ]
+        )
     assert out.read_text() == "previous\n"
     assert leftovers(tmp_path, {"in.csv", "pred.csv"}) == []
     monkeypatch.setattr(pd.DataFrame, "to_csv", real)
-    assert main(["predict", "--input", str(src), "--output", str(out), "--model-uri", str(predictor_dir)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--input",
+                str(src),
+                "--output",
+                str(out),
+                "--model-uri",
+                str(predictor_dir),
+            ]
+        )
+        == 0
+    )
     assert len(pd.read_csv(out)) == 2
 
 

@@ -33,7 +33,9 @@ RAW = REPO.parent / "shared" / "data" / "raw"
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 SNAPSHOT = REPO / "data" / "snapshot"
 
-pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason="raw data not available (../shared/data/raw)")
+pytestmark = pytest.mark.skipif(
+    not RAW.is_dir(), reason="raw data not available (../shared/data/raw)"
+)
 
 # The arena reader needs one file per sub-source; a tree of these (symlinked) reads ~20x faster.
 ARENA_MINI = [
@@ -63,7 +65,9 @@ EPOCH_METR = "benchmarks/epoch-eci-via-metr_graph/benchmark_results_1_1.yaml"
 LLMSTATS_MODEL = "benchmarks/llm-stats/data/organizations/openai/models/gpt-4o-2024-05-13"
 LLMSTATS_BENCH = f"{LLMSTATS_MODEL}/benchmarks.json"
 LLMSTATS_META = f"{LLMSTATS_MODEL}/model.json"
-LLMSTATS_FIRST_BENCH = "benchmarks/llm-stats/data/organizations/ai21/models/jamba-1.5-large/benchmarks.json"
+LLMSTATS_FIRST_BENCH = (
+    "benchmarks/llm-stats/data/organizations/ai21/models/jamba-1.5-large/benchmarks.json"
+)
 LLMSTATS_CATALOGUE = "benchmarks/llm-stats/data/benchmarks/gpqa.json"
 LB_TABLE = "benchmarks/livebench/table_2024_06_24.csv"
 LB_CATS = "benchmarks/livebench/categories_2024_06_24.json"
@@ -106,12 +110,22 @@ def _reader_name(rel: str) -> str:
     if parts[0] == "arena":
         return "arena"
     folder = parts[1]
-    for prefix, name in [("artificial-analysis", "artificial-analysis"), ("epoch-", "epoch"),
-                         ("llm-stats", "llm-stats"), ("livebench", "livebench"),
-                         ("weirdml", "leaderboards"), ("arc-agi", "leaderboards"), ("aider", "leaderboards"),
-                         ("swe-bench", "leaderboards"), ("auditomatic", "ollama"), ("d3rhami", "ollama"),
-                         ("models.dev", "catalogs"), ("litellm", "catalogs"), ("pydantic", "catalogs"),
-                         ("simonw", "catalogs")]:
+    for prefix, name in [
+        ("artificial-analysis", "artificial-analysis"),
+        ("epoch-", "epoch"),
+        ("llm-stats", "llm-stats"),
+        ("livebench", "livebench"),
+        ("weirdml", "leaderboards"),
+        ("arc-agi", "leaderboards"),
+        ("aider", "leaderboards"),
+        ("swe-bench", "leaderboards"),
+        ("auditomatic", "ollama"),
+        ("d3rhami", "ollama"),
+        ("models.dev", "catalogs"),
+        ("litellm", "catalogs"),
+        ("pydantic", "catalogs"),
+        ("simonw", "catalogs"),
+    ]:
         if folder.startswith(prefix):
             return name
     return "openrouter"
@@ -273,7 +287,9 @@ def _corpus_cases() -> list:
             for rel in targets:
                 if (rel, bad.name) in VALID_FOR:
                     continue
-                out.append(pytest.param(rel, bad, id=f"{_reader_name(rel)}:{Path(rel).name}<-{bad.name}"))
+                out.append(
+                    pytest.param(rel, bad, id=f"{_reader_name(rel)}:{Path(rel).name}<-{bad.name}")
+                )
     return out
 
 
@@ -296,6 +312,7 @@ class Defect:
 def _arena_rating(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         d["full"][first_key(d["full"])]["rating"] = value
+
     return edit
 
 
@@ -314,6 +331,7 @@ def _aa(field: str, value: object) -> Callable[[dict], None]:
             del rec[field]
         else:
             rec[field] = value
+
     return edit
 
 
@@ -323,50 +341,62 @@ def _llmstats_score(value: object) -> Callable[[list], None]:
             del d[0]["model_id"]
         else:
             d[0]["score"] = value
+
     return edit
 
 
 def _weirdml(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         d["models"][first_key(d["models"])]["aggregate_scores"]["avg_acc"] = value
+
     return edit
 
 
 def _weirdml_release(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         d["models"][first_key(d["models"])]["release_date"] = value
+
     return edit
 
 
 def _or_created(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         d["data"][0]["created"] = value
+
     return edit
 
 
 def _arc(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
-        e = next(e for e in d["evaluations"]
-                 if e["datasetId"].endswith("_Semi_Private") and e.get("modelType") in ("CoT", "Base LLM"))
+        e = next(
+            e
+            for e in d["evaluations"]
+            if e["datasetId"].endswith("_Semi_Private")
+            and e.get("modelType") in ("CoT", "Base LLM")
+        )
         e["score"] = value
+
     return edit
 
 
 def _swe(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         d["leaderboards"][0]["results"][0]["resolved"] = value
+
     return edit
 
 
 def _weekly(field: str, value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         d["models"][0][field] = value
+
     return edit
 
 
 def _or_catalog(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         d["data"][0]["pricing"]["prompt"] = value
+
     return edit
 
 
@@ -374,28 +404,43 @@ def _or_prices(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         day = d[first_key(d)]
         day[first_key(day, lambda v: isinstance(v, (int, float)) and v > 0)] = value
+
     return edit
 
 
 def _litellm(field: str, value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
-        key = first_key(d, lambda v: isinstance(v, dict) and v.get("mode") == "chat"
-                        and isinstance(v.get(field), (int, float)))
+        key = first_key(
+            d,
+            lambda v: (
+                isinstance(v, dict)
+                and v.get("mode") == "chat"
+                and isinstance(v.get(field), (int, float))
+            ),
+        )
         d[key][field] = value
+
     return edit
 
 
 def _pydantic(value: object) -> Callable[[list], None]:
     def edit(d: list) -> None:
-        m = next(m for p in d for m in p["models"] if isinstance(m.get("prices"), dict)
-                 and isinstance(m["prices"].get("input_mtok"), (int, float)))
+        m = next(
+            m
+            for p in d
+            for m in p["models"]
+            if isinstance(m.get("prices"), dict)
+            and isinstance(m["prices"].get("input_mtok"), (int, float))
+        )
         m["prices"]["input_mtok"] = value
+
     return edit
 
 
 def _simonw(value: object) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         d["models"][0]["price_history"][0]["input"] = value
+
     return edit
 
 
@@ -406,123 +451,496 @@ def _cats(d: dict) -> None:
 TEXT, INF, OUT = "non-numeric", "out of range", "out of range"
 DEFECTS: list[Defect] = [
     # arena
-    Defect(CATALOG_TEXT, "rating as text", lambda: json_set(CATALOG_TEXT, _arena_rating("high")), ("'rating'", TEXT)),
-    Defect(CATALOG_TEXT, "rating 1e999", lambda: json_set(CATALOG_TEXT, _arena_rating("__INF__")), ("'rating'", INF)),
-    Defect(CATALOG_TEXT, "negative rating", lambda: json_set(CATALOG_TEXT, _arena_rating(-5)), ("'rating'", OUT)),
-    Defect(CATALOG_STYLE, "rating 1e6", lambda: json_set(CATALOG_STYLE, _arena_rating(1e6)), ("'rating'", OUT)),
-    Defect(SCRAPE_TEXT, "missing rating key", lambda: json_set(SCRAPE_TEXT, _arena_drop_rating), ("'rating'", "missing")),
+    Defect(
+        CATALOG_TEXT,
+        "rating as text",
+        lambda: json_set(CATALOG_TEXT, _arena_rating("high")),
+        ("'rating'", TEXT),
+    ),
+    Defect(
+        CATALOG_TEXT,
+        "rating 1e999",
+        lambda: json_set(CATALOG_TEXT, _arena_rating("__INF__")),
+        ("'rating'", INF),
+    ),
+    Defect(
+        CATALOG_TEXT,
+        "negative rating",
+        lambda: json_set(CATALOG_TEXT, _arena_rating(-5)),
+        ("'rating'", OUT),
+    ),
+    Defect(
+        CATALOG_STYLE,
+        "rating 1e6",
+        lambda: json_set(CATALOG_STYLE, _arena_rating(1e6)),
+        ("'rating'", OUT),
+    ),
+    Defect(
+        SCRAPE_TEXT,
+        "missing rating key",
+        lambda: json_set(SCRAPE_TEXT, _arena_drop_rating),
+        ("'rating'", "missing"),
+    ),
     Defect(SCRAPE_TEXT, "truncated", lambda: truncated(SCRAPE_TEXT), ("invalid JSON",)),
-    Defect(JASON, "renamed rating column", lambda: csv_rename(JASON, "rating"), ("'rating'", "missing column")),
+    Defect(
+        JASON,
+        "renamed rating column",
+        lambda: csv_rename(JASON, "rating"),
+        ("'rating'", "missing column"),
+    ),
     Defect(JASON, "rating as text", lambda: csv_set(JASON, "rating", "abc"), ("'rating'", TEXT)),
     Defect(JASON, "rating inf", lambda: csv_set(JASON, "rating", "inf"), ("'rating'", INF)),
     Defect(JASON, "negative rating", lambda: csv_set(JASON, "rating", "-1"), ("'rating'", OUT)),
-    Defect(JASON, "date in the future", lambda: csv_set(JASON, "date", "20990101"), ("'date'", "future")),
+    Defect(
+        JASON,
+        "date in the future",
+        lambda: csv_set(JASON, "date", "20990101"),
+        ("'date'", "future"),
+    ),
     Defect(JASON, "header only", lambda: csv_header_only(JASON), ("no data rows",)),
     Defect(NAKASYOU, "cell as text", lambda: csv_set(NAKASYOU, "gpt-4-0314", "abc"), (TEXT,)),
-    Defect(FBOULNOIS, "score as text", lambda: csv_set(FBOULNOIS, "arena_elo", "n/a-score"), ("'arena_elo'", TEXT)),
+    Defect(
+        FBOULNOIS,
+        "score as text",
+        lambda: csv_set(FBOULNOIS, "arena_elo", "n/a-score"),
+        ("'arena_elo'", TEXT),
+    ),
     Defect(FBOULNOIS, "duplicate header", lambda: csv_duplicate_header(FBOULNOIS), ()),
     Defect(UTTERSTEP, "renamed key column", lambda: csv_rename(UTTERSTEP, "key"), ("'key'",)),
     Defect(MAYERWIN, "rating inf", lambda: csv_set(MAYERWIN, "rating", "inf"), ("'rating'", INF)),
-    Defect(MAYERWIN, "date in the future", lambda: csv_set(MAYERWIN, "date", "2099-01-01"), ("'date'", "future")),
+    Defect(
+        MAYERWIN,
+        "date in the future",
+        lambda: csv_set(MAYERWIN, "date", "2099-01-01"),
+        ("'date'", "future"),
+    ),
     # Artificial Analysis
-    Defect(AA_API, "score as text", lambda: json_set(AA_API, _aa("evaluations.gpqa", "high")), ("evaluations.gpqa", TEXT)),
-    Defect(AA_API, "score 1e999", lambda: json_set(AA_API, _aa("evaluations.gpqa", "__INF__")), ("evaluations.gpqa", INF)),
-    Defect(AA_API, "negative score", lambda: json_set(AA_API, _aa("evaluations.gpqa", -0.2)), ("evaluations.gpqa", OUT)),
-    Defect(AA_API, "score above 100", lambda: json_set(AA_API, _aa("evaluations.artificial_analysis_intelligence_index", 250)),
-           ("artificial_analysis_intelligence_index", OUT)),
-    Defect(AA_API, "negative price", lambda: json_set(AA_API, _aa("pricing.price_1m_input_tokens", -1)), ("price_1m_input_tokens", OUT)),
-    Defect(AA_API, "release in the future", lambda: json_set(AA_API, _aa("release_date", "2099-01-01")), ("release_date", "future")),
-    Defect(AA_API, "missing slug", lambda: json_set(AA_API, _aa("slug", KeyError)), ("'slug'", "missing")),
+    Defect(
+        AA_API,
+        "score as text",
+        lambda: json_set(AA_API, _aa("evaluations.gpqa", "high")),
+        ("evaluations.gpqa", TEXT),
+    ),
+    Defect(
+        AA_API,
+        "score 1e999",
+        lambda: json_set(AA_API, _aa("evaluations.gpqa", "__INF__")),
+        ("evaluations.gpqa", INF),
+    ),
+    Defect(
+        AA_API,
+        "negative score",
+        lambda: json_set(AA_API, _aa("evaluations.gpqa", -0.2)),
+        ("evaluations.gpqa", OUT),
+    ),
+    Defect(
+        AA_API,
+        "score above 100",
+        lambda: json_set(AA_API, _aa("evaluations.artificial_analysis_intelligence_index", 250)),
+        ("artificial_analysis_intelligence_index", OUT),
+    ),
+    Defect(
+        AA_API,
+        "negative price",
+        lambda: json_set(AA_API, _aa("pricing.price_1m_input_tokens", -1)),
+        ("price_1m_input_tokens", OUT),
+    ),
+    Defect(
+        AA_API,
+        "release in the future",
+        lambda: json_set(AA_API, _aa("release_date", "2099-01-01")),
+        ("release_date", "future"),
+    ),
+    Defect(
+        AA_API,
+        "missing slug",
+        lambda: json_set(AA_API, _aa("slug", KeyError)),
+        ("'slug'", "missing"),
+    ),
     Defect(AA_TYPES, "header only", lambda: csv_header_only(AA_TYPES), ("no data rows",)),
-    Defect(AA_TYPES, "unknown type", lambda: csv_set(AA_TYPES, "type", "Sort of open"), ("'type'",)),
+    Defect(
+        AA_TYPES, "unknown type", lambda: csv_set(AA_TYPES, "type", "Sort of open"), ("'type'",)
+    ),
     # Epoch
-    Defect(EPOCH_RUNS, "score as text", lambda: csv_set(EPOCH_RUNS, "Best score (across scorers)", "abc"), ("Best score", TEXT)),
-    Defect(EPOCH_RUNS, "score inf", lambda: csv_set(EPOCH_RUNS, "Best score (across scorers)", "inf"), ("Best score", INF)),
-    Defect(EPOCH_RUNS, "score above 1", lambda: csv_set(EPOCH_RUNS, "Best score (across scorers)", "1.5"), ("Best score", OUT)),
-    Defect(EPOCH_RUNS, "negative score", lambda: csv_set(EPOCH_RUNS, "Best score (across scorers)", "-0.1"), ("Best score", OUT)),
-    Defect(EPOCH_RUNS, "run in the future", lambda: csv_set(EPOCH_RUNS, "started_at", "01 January 2099 10:00AM"), ("started_at", "future")),
-    Defect(EPOCH_RUNS, "renamed task column", lambda: csv_rename(EPOCH_RUNS, "task"), ("'task'", "missing column")),
+    Defect(
+        EPOCH_RUNS,
+        "score as text",
+        lambda: csv_set(EPOCH_RUNS, "Best score (across scorers)", "abc"),
+        ("Best score", TEXT),
+    ),
+    Defect(
+        EPOCH_RUNS,
+        "score inf",
+        lambda: csv_set(EPOCH_RUNS, "Best score (across scorers)", "inf"),
+        ("Best score", INF),
+    ),
+    Defect(
+        EPOCH_RUNS,
+        "score above 1",
+        lambda: csv_set(EPOCH_RUNS, "Best score (across scorers)", "1.5"),
+        ("Best score", OUT),
+    ),
+    Defect(
+        EPOCH_RUNS,
+        "negative score",
+        lambda: csv_set(EPOCH_RUNS, "Best score (across scorers)", "-0.1"),
+        ("Best score", OUT),
+    ),
+    Defect(
+        EPOCH_RUNS,
+        "run in the future",
+        lambda: csv_set(EPOCH_RUNS, "started_at", "01 January 2099 10:00AM"),
+        ("started_at", "future"),
+    ),
+    Defect(
+        EPOCH_RUNS,
+        "renamed task column",
+        lambda: csv_rename(EPOCH_RUNS, "task"),
+        ("'task'", "missing column"),
+    ),
     Defect(EPOCH_RUNS, "header only", lambda: csv_header_only(EPOCH_RUNS), ("no data rows",)),
-    Defect(EPOCH_VERSIONS, "release year 1", lambda: csv_set(EPOCH_VERSIONS, "Version release date", "0001-01-01"), ("Version release date",)),
-    Defect(EPOCH_EXT, "accuracy as text", lambda: csv_set(EPOCH_EXT, "Accuracy", "most"), ("'Accuracy'", TEXT)),
-    Defect(EPOCH_EXT, "accuracy 150%", lambda: csv_set(EPOCH_EXT, "Accuracy", "150%"), ("'Accuracy'", OUT)),
-    Defect(EPOCH_ECI, "ECI as text", lambda: csv_set(EPOCH_ECI, "ECI Score", "abc"), ("'ECI Score'", TEXT)),
-    Defect(EPOCH_ECI, "ECI negative", lambda: csv_set(EPOCH_ECI, "ECI Score", "-5"), ("'ECI Score'", OUT)),
-    Defect(EPOCH_DB, "parameters as text", lambda: csv_set(EPOCH_DB, "Parameters", "many", "first"), ("'Parameters'", TEXT)),
-    Defect(EPOCH_DB, "publication year 1", lambda: csv_set(EPOCH_DB, "Publication date", "0001-01-01", "first"), ("'Publication date'",)),
-    Defect(EPOCH_METR, "horizon as text", lambda: text_replace(EPOCH_METR, "estimate: 11.395377", "estimate: eleven"), ("p50_horizon_length", "'eleven'")),
+    Defect(
+        EPOCH_VERSIONS,
+        "release year 1",
+        lambda: csv_set(EPOCH_VERSIONS, "Version release date", "0001-01-01"),
+        ("Version release date",),
+    ),
+    Defect(
+        EPOCH_EXT,
+        "accuracy as text",
+        lambda: csv_set(EPOCH_EXT, "Accuracy", "most"),
+        ("'Accuracy'", TEXT),
+    ),
+    Defect(
+        EPOCH_EXT,
+        "accuracy 150%",
+        lambda: csv_set(EPOCH_EXT, "Accuracy", "150%"),
+        ("'Accuracy'", OUT),
+    ),
+    Defect(
+        EPOCH_ECI,
+        "ECI as text",
+        lambda: csv_set(EPOCH_ECI, "ECI Score", "abc"),
+        ("'ECI Score'", TEXT),
+    ),
+    Defect(
+        EPOCH_ECI,
+        "ECI negative",
+        lambda: csv_set(EPOCH_ECI, "ECI Score", "-5"),
+        ("'ECI Score'", OUT),
+    ),
+    Defect(
+        EPOCH_DB,
+        "parameters as text",
+        lambda: csv_set(EPOCH_DB, "Parameters", "many", "first"),
+        ("'Parameters'", TEXT),
+    ),
+    Defect(
+        EPOCH_DB,
+        "publication year 1",
+        lambda: csv_set(EPOCH_DB, "Publication date", "0001-01-01", "first"),
+        ("'Publication date'",),
+    ),
+    Defect(
+        EPOCH_METR,
+        "horizon as text",
+        lambda: text_replace(EPOCH_METR, "estimate: 11.395377", "estimate: eleven"),
+        ("p50_horizon_length", "'eleven'"),
+    ),
     # llm-stats
-    Defect(LLMSTATS_BENCH, "score as text", lambda: json_set(LLMSTATS_BENCH, _llmstats_score("high")), ("'score'", TEXT)),
-    Defect(LLMSTATS_BENCH, "score 1e999", lambda: json_set(LLMSTATS_BENCH, _llmstats_score("__INF__")), ("'score'", INF)),
-    Defect(LLMSTATS_BENCH, "negative score", lambda: json_set(LLMSTATS_BENCH, _llmstats_score(-1)), ("'score'", OUT)),
-    Defect(LLMSTATS_BENCH, "missing model_id", lambda: json_set(LLMSTATS_BENCH, _llmstats_score(KeyError)), ("model_id",)),
-    Defect(LLMSTATS_META, "release in the future", lambda: text_replace(LLMSTATS_META, '"release_date": "2024-05-13"', '"release_date": "2099-05-13"'), ("release_date", "future")),
-    Defect(LLMSTATS_META, "param_count as text", lambda: text_replace(LLMSTATS_META, '"param_count": null', '"param_count": "huge"'), ("param_count", TEXT)),
-    Defect(LLMSTATS_CATALOGUE, "max_score as text", lambda: json_set(LLMSTATS_CATALOGUE, lambda d: d.update(max_score="one")), ("max_score", TEXT)),
+    Defect(
+        LLMSTATS_BENCH,
+        "score as text",
+        lambda: json_set(LLMSTATS_BENCH, _llmstats_score("high")),
+        ("'score'", TEXT),
+    ),
+    Defect(
+        LLMSTATS_BENCH,
+        "score 1e999",
+        lambda: json_set(LLMSTATS_BENCH, _llmstats_score("__INF__")),
+        ("'score'", INF),
+    ),
+    Defect(
+        LLMSTATS_BENCH,
+        "negative score",
+        lambda: json_set(LLMSTATS_BENCH, _llmstats_score(-1)),
+        ("'score'", OUT),
+    ),
+    Defect(
+        LLMSTATS_BENCH,
+        "missing model_id",
+        lambda: json_set(LLMSTATS_BENCH, _llmstats_score(KeyError)),
+        ("model_id",),
+    ),
+    Defect(
+        LLMSTATS_META,
+        "release in the future",
+        lambda: text_replace(
+            LLMSTATS_META, '"release_date": "2024-05-13"', '"release_date": "2099-05-13"'
+        ),
+        ("release_date", "future"),
+    ),
+    Defect(
+        LLMSTATS_META,
+        "param_count as text",
+        lambda: text_replace(LLMSTATS_META, '"param_count": null', '"param_count": "huge"'),
+        ("param_count", TEXT),
+    ),
+    Defect(
+        LLMSTATS_CATALOGUE,
+        "max_score as text",
+        lambda: json_set(LLMSTATS_CATALOGUE, lambda d: d.update(max_score="one")),
+        ("max_score", TEXT),
+    ),
     # LiveBench
-    Defect(LB_TABLE, "task score as text", lambda: csv_set(LB_TABLE, "connections", "abc"), ("'connections'", TEXT)),
-    Defect(LB_TABLE, "task score inf", lambda: csv_set(LB_TABLE, "connections", "inf"), ("'connections'", INF)),
-    Defect(LB_TABLE, "task score 101", lambda: csv_set(LB_TABLE, "connections", "101"), ("'connections'", OUT)),
-    Defect(LB_TABLE, "negative task score", lambda: csv_set(LB_TABLE, "connections", "-3"), ("'connections'", OUT)),
-    Defect(LB_TABLE, "renamed model column", lambda: csv_rename(LB_TABLE, "model"), ("'model'", "missing column")),
+    Defect(
+        LB_TABLE,
+        "task score as text",
+        lambda: csv_set(LB_TABLE, "connections", "abc"),
+        ("'connections'", TEXT),
+    ),
+    Defect(
+        LB_TABLE,
+        "task score inf",
+        lambda: csv_set(LB_TABLE, "connections", "inf"),
+        ("'connections'", INF),
+    ),
+    Defect(
+        LB_TABLE,
+        "task score 101",
+        lambda: csv_set(LB_TABLE, "connections", "101"),
+        ("'connections'", OUT),
+    ),
+    Defect(
+        LB_TABLE,
+        "negative task score",
+        lambda: csv_set(LB_TABLE, "connections", "-3"),
+        ("'connections'", OUT),
+    ),
+    Defect(
+        LB_TABLE,
+        "renamed model column",
+        lambda: csv_rename(LB_TABLE, "model"),
+        ("'model'", "missing column"),
+    ),
     Defect(LB_CATS, "category is a number", lambda: json_set(LB_CATS, _cats), ()),
     # leaderboards
-    Defect(WEIRDML, "accuracy as text", lambda: json_set(WEIRDML, _weirdml("high")), ("avg_acc", TEXT)),
+    Defect(
+        WEIRDML, "accuracy as text", lambda: json_set(WEIRDML, _weirdml("high")), ("avg_acc", TEXT)
+    ),
     Defect(WEIRDML, "accuracy 1.5", lambda: json_set(WEIRDML, _weirdml(1.5)), ("avg_acc", OUT)),
-    Defect(WEIRDML, "accuracy 1e999", lambda: json_set(WEIRDML, _weirdml("__INF__")), ("avg_acc", INF)),
-    Defect(WEIRDML, "release in year 1", lambda: json_set(WEIRDML, _weirdml_release("0001-01-01")), ("release_date", "1900")),
-    Defect(WEIRDML, "release in the future", lambda: json_set(WEIRDML, _weirdml_release("2099-01-01")), ("release_date", "future")),
+    Defect(
+        WEIRDML, "accuracy 1e999", lambda: json_set(WEIRDML, _weirdml("__INF__")), ("avg_acc", INF)
+    ),
+    Defect(
+        WEIRDML,
+        "release in year 1",
+        lambda: json_set(WEIRDML, _weirdml_release("0001-01-01")),
+        ("release_date", "1900"),
+    ),
+    Defect(
+        WEIRDML,
+        "release in the future",
+        lambda: json_set(WEIRDML, _weirdml_release("2099-01-01")),
+        ("release_date", "future"),
+    ),
     Defect(ARC, "score as text", lambda: json_set(ARC, _arc("high")), ("'score'", TEXT)),
     Defect(ARC, "negative score", lambda: json_set(ARC, _arc(-0.5)), ("'score'", OUT)),
-    Defect(AIDER, "pass rate as text", lambda: text_replace(AIDER, "pass_rate_2: 35.6", "pass_rate_2: lots"), ("pass_rate_2", TEXT)),
-    Defect(AIDER, "pass rate 1e999", lambda: text_replace(AIDER, "pass_rate_2: 35.6", "pass_rate_2: .inf"), ("pass_rate_2", INF)),
+    Defect(
+        AIDER,
+        "pass rate as text",
+        lambda: text_replace(AIDER, "pass_rate_2: 35.6", "pass_rate_2: lots"),
+        ("pass_rate_2", TEXT),
+    ),
+    Defect(
+        AIDER,
+        "pass rate 1e999",
+        lambda: text_replace(AIDER, "pass_rate_2: 35.6", "pass_rate_2: .inf"),
+        ("pass_rate_2", INF),
+    ),
     Defect(SWE, "resolved 101", lambda: json_set(SWE, _swe(101)), ("resolved", OUT)),
     Defect(SWE, "resolved as text", lambda: json_set(SWE, _swe("most")), ("resolved", TEXT)),
     # OpenRouter
-    Defect(OR_DAILY, "tokens as text", lambda: csv_set(OR_DAILY, "total_tokens", "many"), ("'total_tokens'", TEXT)),
-    Defect(OR_DAILY, "negative tokens", lambda: csv_set(OR_DAILY, "total_tokens", "-5"), ("'total_tokens'", OUT)),
-    Defect(OR_DAILY, "tokens inf", lambda: csv_set(OR_DAILY, "total_tokens", "inf"), ("'total_tokens'", INF)),
-    Defect(OR_DAILY, "date in the future", lambda: csv_set(OR_DAILY, "date", "2099-01-01"), ("'date'", "future")),
-    Defect(OR_DAILY, "renamed permaslug column", lambda: csv_rename(OR_DAILY, "model_permaslug"), ("'model_permaslug'", "missing column")),
-    Defect(OR_WEEKLY, "tokens as text", lambda: json_set(OR_WEEKLY, _weekly("total_tokens", "many")), ("total_tokens", TEXT)),
-    Defect(OR_WEEKLY, "negative tokens", lambda: json_set(OR_WEEKLY, _weekly("total_tokens", -5)), ("total_tokens", OUT)),
-    Defect(OR_CATALOG, "price as text", lambda: json_set(OR_CATALOG, _or_catalog("cheap")), ("prompt", TEXT)),
-    Defect(OR_CATALOG, "created 1e20 seconds", lambda: json_set(OR_CATALOG, _or_created(1e20)), ("created",)),
-    Defect(OR_CATALOG, "created year 1", lambda: json_set(OR_CATALOG, _or_created(-62135596800)), ("created",)),
+    Defect(
+        OR_DAILY,
+        "tokens as text",
+        lambda: csv_set(OR_DAILY, "total_tokens", "many"),
+        ("'total_tokens'", TEXT),
+    ),
+    Defect(
+        OR_DAILY,
+        "negative tokens",
+        lambda: csv_set(OR_DAILY, "total_tokens", "-5"),
+        ("'total_tokens'", OUT),
+    ),
+    Defect(
+        OR_DAILY,
+        "tokens inf",
+        lambda: csv_set(OR_DAILY, "total_tokens", "inf"),
+        ("'total_tokens'", INF),
+    ),
+    Defect(
+        OR_DAILY,
+        "date in the future",
+        lambda: csv_set(OR_DAILY, "date", "2099-01-01"),
+        ("'date'", "future"),
+    ),
+    Defect(
+        OR_DAILY,
+        "renamed permaslug column",
+        lambda: csv_rename(OR_DAILY, "model_permaslug"),
+        ("'model_permaslug'", "missing column"),
+    ),
+    Defect(
+        OR_WEEKLY,
+        "tokens as text",
+        lambda: json_set(OR_WEEKLY, _weekly("total_tokens", "many")),
+        ("total_tokens", TEXT),
+    ),
+    Defect(
+        OR_WEEKLY,
+        "negative tokens",
+        lambda: json_set(OR_WEEKLY, _weekly("total_tokens", -5)),
+        ("total_tokens", OUT),
+    ),
+    Defect(
+        OR_CATALOG,
+        "price as text",
+        lambda: json_set(OR_CATALOG, _or_catalog("cheap")),
+        ("prompt", TEXT),
+    ),
+    Defect(
+        OR_CATALOG,
+        "created 1e20 seconds",
+        lambda: json_set(OR_CATALOG, _or_created(1e20)),
+        ("created",),
+    ),
+    Defect(
+        OR_CATALOG,
+        "created year 1",
+        lambda: json_set(OR_CATALOG, _or_created(-62135596800)),
+        ("created",),
+    ),
     Defect(OR_PRICES, "price as text", lambda: json_set(OR_PRICES, _or_prices("cheap")), (TEXT,)),
     Defect(OR_PRICES, "price 1e999", lambda: json_set(OR_PRICES, _or_prices("__INF__")), (INF,)),
-    Defect(OR_YAML, "params as text", lambda: text_replace(OR_YAML, "params_b: ", "params_b: lots #"), ("params_b", TEXT)),
+    Defect(
+        OR_YAML,
+        "params as text",
+        lambda: text_replace(OR_YAML, "params_b: ", "params_b: lots #"),
+        ("params_b", TEXT),
+    ),
     # Ollama
-    Defect(OLLAMA, "count as text", lambda: csv_set(OLLAMA, "pullCount_num", "lots"), ("pullCount_num",)),
-    Defect(OLLAMA, "negative count", lambda: csv_set(OLLAMA, "pullCount_num", "-5"), ("pullCount_num",)),
-    Defect(OLLAMA, "count inf", lambda: csv_set(OLLAMA, "pullCount_num", "inf"), ("pullCount_num",)),
-    Defect(OLLAMA, "commit in the future", lambda: csv_set(OLLAMA, "commit_date", "2099-01-01T00:00:00+00:00"), ("commit_date", "future")),
-    Defect(OLLAMA, "commit in year 1", lambda: csv_set(OLLAMA, "commit_date", "0001-01-01T00:00:00+00:00"), ("commit_date", "1900")),
-    Defect(OLLAMA, "commit in year 9999", lambda: csv_set(OLLAMA, "commit_date", "9999-12-31T00:00:00+00:00"), ("commit_date", "future")),
-    Defect(OLLAMA_D3, "renamed model column", lambda: csv_rename(OLLAMA_D3, "model"), ("'model'", "missing column")),
+    Defect(
+        OLLAMA,
+        "count as text",
+        lambda: csv_set(OLLAMA, "pullCount_num", "lots"),
+        ("pullCount_num",),
+    ),
+    Defect(
+        OLLAMA, "negative count", lambda: csv_set(OLLAMA, "pullCount_num", "-5"), ("pullCount_num",)
+    ),
+    Defect(
+        OLLAMA, "count inf", lambda: csv_set(OLLAMA, "pullCount_num", "inf"), ("pullCount_num",)
+    ),
+    Defect(
+        OLLAMA,
+        "commit in the future",
+        lambda: csv_set(OLLAMA, "commit_date", "2099-01-01T00:00:00+00:00"),
+        ("commit_date", "future"),
+    ),
+    Defect(
+        OLLAMA,
+        "commit in year 1",
+        lambda: csv_set(OLLAMA, "commit_date", "0001-01-01T00:00:00+00:00"),
+        ("commit_date", "1900"),
+    ),
+    Defect(
+        OLLAMA,
+        "commit in year 9999",
+        lambda: csv_set(OLLAMA, "commit_date", "9999-12-31T00:00:00+00:00"),
+        ("commit_date", "future"),
+    ),
+    Defect(
+        OLLAMA_D3,
+        "renamed model column",
+        lambda: csv_rename(OLLAMA_D3, "model"),
+        ("'model'", "missing column"),
+    ),
     # catalogues
-    Defect(MODELSDEV, "commit in the future", lambda: csv_set(MODELSDEV, "snapshot_commit_date", "2099-01-01T00:00:00+00:00"), ("snapshot_commit_date", "future")),
-    Defect(MODELSDEV, "commit in year 1", lambda: csv_set(MODELSDEV, "snapshot_commit_date", "0001-01-01T00:00:00+00:00"), ("snapshot_commit_date", "1900")),
-    Defect(MODELSDEV, "renamed model_id column", lambda: csv_rename(MODELSDEV, "model_id"), ("'model_id'", "missing column")),
+    Defect(
+        MODELSDEV,
+        "commit in the future",
+        lambda: csv_set(MODELSDEV, "snapshot_commit_date", "2099-01-01T00:00:00+00:00"),
+        ("snapshot_commit_date", "future"),
+    ),
+    Defect(
+        MODELSDEV,
+        "commit in year 1",
+        lambda: csv_set(MODELSDEV, "snapshot_commit_date", "0001-01-01T00:00:00+00:00"),
+        ("snapshot_commit_date", "1900"),
+    ),
+    Defect(
+        MODELSDEV,
+        "renamed model_id column",
+        lambda: csv_rename(MODELSDEV, "model_id"),
+        ("'model_id'", "missing column"),
+    ),
     Defect(MODELSDEV, "header only", lambda: csv_header_only(MODELSDEV), ("no data rows",)),
-    Defect(MODELSDEV_HEAD, "release date as text", lambda: csv_set(MODELSDEV_HEAD, "release_date", "soon"), ("release_date",)),
-    Defect(LITELLM, "price as text", lambda: json_set(LITELLM, _litellm("input_cost_per_token", "cheap")), ("input_cost_per_token", TEXT)),
-    Defect(LITELLM, "negative price", lambda: json_set(LITELLM, _litellm("input_cost_per_token", -1)), ("input_cost_per_token", OUT)),
-    Defect(LITELLM, "price 1e999", lambda: json_set(LITELLM, _litellm("output_cost_per_token", "__INF__")), ("output_cost_per_token", INF)),
-    Defect(LITELLM_SEEN, "first seen in the future", lambda: csv_set(LITELLM_SEEN, "first_seen", "2099-01-01T00:00:00+00:00"), ("first_seen", "future")),
-    Defect(PYDANTIC, "price as text", lambda: json_set(PYDANTIC, _pydantic("cheap")), ("input_mtok", TEXT)),
+    Defect(
+        MODELSDEV_HEAD,
+        "release date as text",
+        lambda: csv_set(MODELSDEV_HEAD, "release_date", "soon"),
+        ("release_date",),
+    ),
+    Defect(
+        LITELLM,
+        "price as text",
+        lambda: json_set(LITELLM, _litellm("input_cost_per_token", "cheap")),
+        ("input_cost_per_token", TEXT),
+    ),
+    Defect(
+        LITELLM,
+        "negative price",
+        lambda: json_set(LITELLM, _litellm("input_cost_per_token", -1)),
+        ("input_cost_per_token", OUT),
+    ),
+    Defect(
+        LITELLM,
+        "price 1e999",
+        lambda: json_set(LITELLM, _litellm("output_cost_per_token", "__INF__")),
+        ("output_cost_per_token", INF),
+    ),
+    Defect(
+        LITELLM_SEEN,
+        "first seen in the future",
+        lambda: csv_set(LITELLM_SEEN, "first_seen", "2099-01-01T00:00:00+00:00"),
+        ("first_seen", "future"),
+    ),
+    Defect(
+        PYDANTIC,
+        "price as text",
+        lambda: json_set(PYDANTIC, _pydantic("cheap")),
+        ("input_mtok", TEXT),
+    ),
     Defect(SIMONW, "price as text", lambda: json_set(SIMONW, _simonw("cheap")), ("input", TEXT)),
     Defect(SIMONW, "negative price", lambda: json_set(SIMONW, _simonw(-2)), ("input", OUT)),
 ]
 
 
-@pytest.mark.parametrize("defect", [pytest.param(d, id=f"{_reader_name(d.rel)}:{Path(d.rel).name}:{d.what}")
-                                    for d in DEFECTS])
+@pytest.mark.parametrize(
+    "defect",
+    [pytest.param(d, id=f"{_reader_name(d.rel)}:{Path(d.rel).name}:{d.what}") for d in DEFECTS],
+)
 def test_file_specific_defect(tmp_path: Path, defect: Defect) -> None:
     made = defect.make()
     data, line = made if isinstance(made, tuple) else (made, None)
     msg = expect_source_error(tmp_path, defect.rel, data, *defect.expect)
-    if line is not None and defect.rel.endswith(".csv") and "column" in msg and defect.rel != NAKASYOU:
+    if (
+        line is not None
+        and defect.rel.endswith(".csv")
+        and "column" in msg
+        and defect.rel != NAKASYOU
+    ):
         assert f"row {line}" in msg, f"row {line} not named: {msg}"
 
 
@@ -530,15 +948,24 @@ def test_file_specific_defect(tmp_path: Path, defect: Defect) -> None:
 
 
 def _tree_digest(d: Path) -> dict[str, str]:
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     e = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     e.update(OMP_NUM_THREADS="1", **env)
-    return subprocess.run([sys.executable, "-m", "divergence", *args], cwd=cwd, env=e,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "divergence", *args],
+        cwd=cwd,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _error_lines(stderr: str) -> list[str]:
@@ -552,10 +979,14 @@ def snapshot_copy(tmp_path: Path) -> Path:
     return out
 
 
-def test_data_build_on_malformed_raw_keeps_previous_snapshot(tmp_path: Path, snapshot_copy: Path) -> None:
+def test_data_build_on_malformed_raw_keeps_previous_snapshot(
+    tmp_path: Path, snapshot_copy: Path
+) -> None:
     before = _tree_digest(snapshot_copy)
     bad = make_raw(tmp_path, CATALOG_TEXT, json_set(CATALOG_TEXT, _arena_rating("high")), full=True)
-    res = _cli(["data", "build", "--raw", str(tmp_path / "raw"), "--out", str(snapshot_copy)], tmp_path)
+    res = _cli(
+        ["data", "build", "--raw", str(tmp_path / "raw"), "--out", str(snapshot_copy)], tmp_path
+    )
     assert res.returncode == 2, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     errors = _error_lines(res.stderr)
@@ -564,12 +995,17 @@ def test_data_build_on_malformed_raw_keeps_previous_snapshot(tmp_path: Path, sna
     assert _tree_digest(snapshot_copy) == before
     assert sorted(p.name for p in snapshot_copy.parent.iterdir()) == ["snapshot"]  # no temp left
 
-    res = _cli(["--debug", "data", "build", "--raw", str(tmp_path / "raw"), "--out", str(snapshot_copy)], tmp_path)
+    res = _cli(
+        ["--debug", "data", "build", "--raw", str(tmp_path / "raw"), "--out", str(snapshot_copy)],
+        tmp_path,
+    )
     assert res.returncode != 0 and "Traceback" in res.stderr and "SourceError" in res.stderr
     assert _tree_digest(snapshot_copy) == before
 
 
-def test_data_build_late_reader_failure_in_process(tmp_path: Path, snapshot_copy: Path, capsys) -> None:
+def test_data_build_late_reader_failure_in_process(
+    tmp_path: Path, snapshot_copy: Path, capsys
+) -> None:
     from divergence.cli import main
 
     before = _tree_digest(snapshot_copy)
@@ -640,18 +1076,34 @@ def test_predict_cli_bad_input(name: str, model_dir: Path, tmp_path: Path, capsy
     assert list(tmp_path.iterdir()) == []
 
 
-def test_predict_cli_subprocess_exit_code_and_previous_output(model_dir: Path, tmp_path: Path) -> None:
+def test_predict_cli_subprocess_exit_code_and_previous_output(
+    model_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "pred.csv"
     out.write_text("previous,content\n")
     src = CORPUS / "predict" / "text_in_numeric.csv"
-    res = _cli(["predict", "--input", str(src), "--output", str(out), "--model-uri", str(model_dir)], tmp_path)
+    res = _cli(
+        ["predict", "--input", str(src), "--output", str(out), "--model-uri", str(model_dir)],
+        tmp_path,
+    )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert len(_error_lines(res.stderr)) == 1 and str(src) in res.stderr
     assert out.read_text() == "previous,content\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.csv"]
-    res = _cli(["--debug", "predict", "--input", str(src), "--output", str(out), "--model-uri", str(model_dir)],
-               tmp_path)
+    res = _cli(
+        [
+            "--debug",
+            "predict",
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+            "--model-uri",
+            str(model_dir),
+        ],
+        tmp_path,
+    )
     assert res.returncode != 0 and "Traceback" in res.stderr
 
 
@@ -661,7 +1113,10 @@ def test_predict_cli_good_input_still_works(model_dir: Path, tmp_path: Path, cap
     src = tmp_path / "ok.csv"
     src.write_text("model_id,aa.gpqa,aa.mmlu_pro\nm1,0.6,0.7\nm2,,0.5\n")
     out = tmp_path / "pred.csv"
-    assert main(["predict", "--input", str(src), "--output", str(out), "--model-uri", str(model_dir)]) == 0
+    assert (
+        main(["predict", "--input", str(src), "--output", str(out), "--model-uri", str(model_dir)])
+        == 0
+    )
     df = pd.read_csv(out)
     assert len(df) == 2 and df["predicted_utility"].notna().all()
 
@@ -672,19 +1127,39 @@ def _frame(predictor, **cols: object) -> pd.DataFrame:
     return pd.DataFrame(base)
 
 
-@pytest.mark.parametrize(("make", "fragments"), [
-    (lambda p: _frame(p, not_a_feature=1.0), ("'not_a_feature'", "unknown")),
-    (lambda p: _frame(p, **{"aa.gpqa": "high"}), ("'aa.gpqa'", "row 1", "non-numeric")),
-    (lambda p: _frame(p, **{"aa.gpqa": np.inf}), ("'aa.gpqa'", "row 1", "infinite")),
-    (lambda p: _frame(p, **{"aa.gpqa": -np.inf}), ("'aa.gpqa'", "row 1", "infinite")),
-    (lambda p: _frame(p, **{"aa.gpqa": 1e308}), ("'aa.gpqa'", "row 1", "out of range")),
-    (lambda p: _frame(p, **{"aa.gpqa": pd.Timestamp("2025-01-01")}), ("'aa.gpqa'", "row 1", "non-numeric")),
-    (lambda p: _frame(p, **{"aa.gpqa": [1, 2]}), ("'aa.gpqa'", "row 1", "non-numeric")),
-    (lambda p: pd.DataFrame([[0.5, 0.6]], columns=["aa.gpqa", "aa.gpqa"]), ("'aa.gpqa'", "duplicate")),
-    (lambda p: "aa.gpqa=0.5", ("DataFrame",)),
-    (lambda p: pd.DataFrame({0: [1.0]}), ("0", "unknown")),
-], ids=["unknown-column", "text", "inf", "minus-inf", "huge", "timestamp", "list", "duplicate-column",
-        "not-a-frame", "integer-column-name"])
+@pytest.mark.parametrize(
+    ("make", "fragments"),
+    [
+        (lambda p: _frame(p, not_a_feature=1.0), ("'not_a_feature'", "unknown")),
+        (lambda p: _frame(p, **{"aa.gpqa": "high"}), ("'aa.gpqa'", "row 1", "non-numeric")),
+        (lambda p: _frame(p, **{"aa.gpqa": np.inf}), ("'aa.gpqa'", "row 1", "infinite")),
+        (lambda p: _frame(p, **{"aa.gpqa": -np.inf}), ("'aa.gpqa'", "row 1", "infinite")),
+        (lambda p: _frame(p, **{"aa.gpqa": 1e308}), ("'aa.gpqa'", "row 1", "out of range")),
+        (
+            lambda p: _frame(p, **{"aa.gpqa": pd.Timestamp("2025-01-01")}),
+            ("'aa.gpqa'", "row 1", "non-numeric"),
+        ),
+        (lambda p: _frame(p, **{"aa.gpqa": [1, 2]}), ("'aa.gpqa'", "row 1", "non-numeric")),
+        (
+            lambda p: pd.DataFrame([[0.5, 0.6]], columns=["aa.gpqa", "aa.gpqa"]),
+            ("'aa.gpqa'", "duplicate"),
+        ),
+        (lambda p: "aa.gpqa=0.5", ("DataFrame",)),
+        (lambda p: pd.DataFrame({0: [1.0]}), ("0", "unknown")),
+    ],
+    ids=[
+        "unknown-column",
+        "text",
+        "inf",
+        "minus-inf",
+        "huge",
+        "timestamp",
+        "list",
+        "duplicate-column",
+        "not-a-frame",
+        "integer-column-name",
+    ],
+)
 def test_python_predictor_bad_frame(predictor, make, fragments) -> None:
     with pytest.raises(DivergenceError) as info:
         predictor.predict(make(predictor))
@@ -730,8 +1205,12 @@ class _Exploit:
         return (Path.touch, (self.flag,))
 
 
-@pytest.mark.parametrize("make", ["empty", "pickle-only", "garbage-json", "garbage-booster", "file"])
-def test_load_predictor_refuses_non_model_directory(tmp_path: Path, make: str, predictor_dir: Path) -> None:
+@pytest.mark.parametrize(
+    "make", ["empty", "pickle-only", "garbage-json", "garbage-booster", "file"]
+)
+def test_load_predictor_refuses_non_model_directory(
+    tmp_path: Path, make: str, predictor_dir: Path
+) -> None:
     import pickle
 
     from divergence.predictor import load_predictor
@@ -759,8 +1238,16 @@ def test_load_predictor_refuses_non_model_directory(tmp_path: Path, make: str, p
     assert not flag.exists(), "something was unpickled"
 
 
-@pytest.mark.parametrize("uri", ["runs:/0123456789abcdef/model", "https://example.com/model",
-                                 "s3://bucket/model", "file:///etc", "models:/no-such-model@champion"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "runs:/0123456789abcdef/model",
+        "https://example.com/model",
+        "s3://bucket/model",
+        "file:///etc",
+        "models:/no-such-model@champion",
+    ],
+)
 def test_load_predictor_refuses_other_locations(uri: str, trained) -> None:
     from divergence.predictor import load_predictor
 
@@ -773,7 +1260,11 @@ def test_registered_model_artifacts_hold_no_pickle(trained, tmp_path: Path) -> N
     import mlflow
 
     mlflow.set_tracking_uri(trained["tracking_uri"])
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=trained["model_uri"], dst_path=str(tmp_path)))
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=trained["model_uri"], dst_path=str(tmp_path)
+        )
+    )
     files = [p for p in local.rglob("*") if p.is_file()]
     assert any(p.name == "main.ubj" for p in files) and any(p.name == "MLmodel" for p in files)
     assert [p for p in files if p.suffix in PICKLE_SUFFIXES or _looks_pickled(p)] == []
@@ -789,8 +1280,17 @@ def test_model_loading_code_does_not_import_pickle() -> None:
 
     for mod in ["predictor", "model", "serving", "pyfunc_entry", "export"]:
         tree = ast.parse((REPO / "src" / "divergence" / f"{mod}.py").read_text())
-        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        names = {
+            a.name.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import)
+            for a in n.names
+        }
+        names |= {
+            n.module.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module
+        }
         assert not names & {"pickle", "cloudpickle", "joblib", "dill"}, mod
 
 

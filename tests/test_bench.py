@@ -30,9 +30,23 @@ def quick(tmp_path_factory) -> dict:
     out = d / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["OMP_NUM_THREADS"] = "1"
-    res = subprocess.run([sys.executable, "-m", "divergence.bench", "--quick", "--out", str(out),
-                          "--keep", str(d / "work")], cwd=d, env=env, capture_output=True, text=True,
-                         timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "divergence.bench",
+            "--quick",
+            "--out",
+            str(out),
+            "--keep",
+            str(d / "work"),
+        ],
+        cwd=d,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return {"res": res, "json": json.loads(out.read_text()) if out.exists() else None, "dir": d}
 
 
@@ -42,8 +56,15 @@ def test_quick_bench_writes_complete_json(quick):
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert b is not None
     assert b["quick"] is True and b["failed"] == []
-    for k in ["pipeline_s", "peak_rss_mb", "load_s", "predict_1row_p50_ms", "predict_1row_p99_ms",
-              "predict_100k_s", "load_dir_s"]:
+    for k in [
+        "pipeline_s",
+        "peak_rss_mb",
+        "load_s",
+        "predict_1row_p50_ms",
+        "predict_1row_p99_ms",
+        "predict_100k_s",
+        "load_dir_s",
+    ]:
         assert _number(b[k]) and b[k] > 0, k
     assert b["predict_1row_p50_ms"] <= b["predict_1row_p99_ms"]
     assert b["data_build_s"] is None and any("data_build_s" in n for n in b["notes"])
@@ -105,12 +126,26 @@ def test_quick_bench_loads_without_mlflow(quick):
 def test_percentile_and_table_format():
     assert bench._percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert bench._percentile([1.0, 2.0], 0.99) == pytest.approx(1.99)
-    fake = {"n_trials": 30, "pipeline_s": 100.0, "load_s": 3.0, "sklearn": {"load_s": 1.0},
-            "ratios": {"load_s": 3.0},
-            "targets": {k: bench._status(k, v) for k, v in
-                        [("pipeline_s", 100.0), ("load_s", 3.0), ("predict_1row_p50_ms", None),
-                         ("predict_100k_s", 0.5), ("peak_rss_mb", 800.0)]},
-            "machine": {"cpu_count": 2}, "accuracy": {}, "notes": ["x"]}
+    fake = {
+        "n_trials": 30,
+        "pipeline_s": 100.0,
+        "load_s": 3.0,
+        "sklearn": {"load_s": 1.0},
+        "ratios": {"load_s": 3.0},
+        "targets": {
+            k: bench._status(k, v)
+            for k, v in [
+                ("pipeline_s", 100.0),
+                ("load_s", 3.0),
+                ("predict_1row_p50_ms", None),
+                ("predict_100k_s", 0.5),
+                ("peak_rss_mb", 800.0),
+            ]
+        },
+        "machine": {"cpu_count": 2},
+        "accuracy": {},
+        "notes": ["x"],
+    }
     text = bench.format_table(fake)
     assert "pipeline_s (30 trials)" in text and "note: x" in text
     lines = {ln.split()[0]: ln for ln in text.splitlines() if ln and ln.split()[0] in bench.TARGETS}

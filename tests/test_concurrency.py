@@ -27,8 +27,14 @@ LOCK_ERRORS = ("database is locked", "Online migration expected", "Traceback", "
 
 
 def _start(cmd: list[str], env: dict[str, str], cwd: Path, name: str) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=open(cwd / f"{name}.out", "w"),
-                            stderr=open(cwd / f"{name}.err", "w"), text=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=open(cwd / f"{name}.out", "w"),
+        stderr=open(cwd / f"{name}.err", "w"),
+        text=True,
+    )
 
 
 def _finish(procs: dict[str, subprocess.Popen], cwd: Path, timeout: float = 900) -> dict[str, str]:
@@ -76,7 +82,9 @@ def _check_pipelines(uri: str, tops: list) -> None:
     versions = client.search_model_versions("name='divergence-utility'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
     assert all(v.status == "READY" for v in versions)
-    assert {v.run_id for v in versions} == {r.info.run_id for r in runs if r.info.run_name == "train"}
+    assert {v.run_id for v in versions} == {
+        r.info.run_id for r in runs if r.info.run_name == "train"
+    }
 
 
 @pytest.mark.slow
@@ -101,15 +109,30 @@ def test_two_mlflow_runs_at_once(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    MlflowClient(tracking_uri=uri).create_experiment(EXPERIMENT, artifact_location=str(tmp_path / "artifacts"))
+    MlflowClient(tracking_uri=uri).create_experiment(
+        EXPERIMENT, artifact_location=str(tmp_path / "artifacts")
+    )
     bindir = str(Path(sys.executable).parent)
     env = cli_env(uri, PATH=bindir + ":" + cli_env()["PATH"])
-    cmd = [str(Path(bindir) / "mlflow"), "run", str(REPO), "-e", "train", "--env-manager", "local",
-           "-P", f"experiment={SMALL_EXPERIMENT}", "--experiment-name", EXPERIMENT]
+    cmd = [
+        str(Path(bindir) / "mlflow"),
+        "run",
+        str(REPO),
+        "-e",
+        "train",
+        "--env-manager",
+        "local",
+        "-P",
+        f"experiment={SMALL_EXPERIMENT}",
+        "--experiment-name",
+        EXPERIMENT,
+    ]
     _finish({"a": _start(cmd, env, tmp_path, "a"), "b": _start(cmd, env, tmp_path, "b")}, tmp_path)
     _client, runs = _runs(uri)
     tops = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    assert all(r.data.tags.get("mlflow.source.type") == "PROJECT" for r in tops)  # created by mlflow run
+    assert all(
+        r.data.tags.get("mlflow.source.type") == "PROJECT" for r in tops
+    )  # created by mlflow run
     _check_pipelines(uri, tops)
 
 
@@ -120,9 +143,27 @@ def test_parallel_optuna_workers_with_journal_file(tmp_path: Path) -> None:
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     journal = tmp_path / "optuna.journal"
-    res = subprocess.run([sys.executable, "-m", "divergence", "tune", "--experiment", str(SMALL_EXPERIMENT),
-                          "--storage", str(journal), "--workers", "2", "--n-trials", "4"],
-                         cwd=tmp_path, env=cli_env(uri), capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "divergence",
+            "tune",
+            "--experiment",
+            str(SMALL_EXPERIMENT),
+            "--storage",
+            str(journal),
+            "--workers",
+            "2",
+            "--n-trials",
+            "4",
+        ],
+        cwd=tmp_path,
+        env=cli_env(uri),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     for bad in LOCK_ERRORS:
         assert bad not in res.stderr, res.stderr[-3000:]
@@ -133,7 +174,9 @@ def test_parallel_optuna_workers_with_journal_file(tmp_path: Path) -> None:
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(study.trials) == len(done) == 4
     assert len({t.number for t in done}) == 4
-    assert len({tuple(sorted(t.params.items())) for t in done}) == 4  # workers did not repeat samples
+    assert (
+        len({tuple(sorted(t.params.items())) for t in done}) == 4
+    )  # workers did not repeat samples
 
     client, runs = _runs(uri)
     tune = [r for r in runs if r.info.run_name == "tune"]

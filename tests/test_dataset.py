@@ -26,7 +26,9 @@ def test_rebuild_is_identical_to_committed_snapshot(fresh):
     a = json.loads((SNAPSHOT / "manifest.json").read_text())
     b = json.loads((fresh / "manifest.json").read_text())
     for t in TABLES:
-        assert a["tables"][t]["sha256"] == b["tables"][t]["sha256"], f"{t} differs: rebuild data/snapshot"
+        assert a["tables"][t]["sha256"] == b["tables"][t]["sha256"], (
+            f"{t} differs: rebuild data/snapshot"
+        )
     assert (fresh / "SOURCES.md").read_text() == (SNAPSHOT / "SOURCES.md").read_text()
 
 
@@ -42,14 +44,21 @@ def test_manifest_has_attribution_and_counts(snapshot):
 
 def test_known_ratings(snapshot):
     r = snapshot["ratings"]
-    row = r[(r["model_id"] == "gpt-4o-2024-05-13") & (r["board"] == "style") & (r["category"] == "full")
-            & (r["snapshot_date"] == "2025-01-28") & (r["source"] == "lmarena-catalog")]
+    row = r[
+        (r["model_id"] == "gpt-4o-2024-05-13")
+        & (r["board"] == "style")
+        & (r["category"] == "full")
+        & (r["snapshot_date"] == "2025-01-28")
+        & (r["source"] == "lmarena-catalog")
+    ]
     assert len(row) == 1
     assert row["rating"].iloc[0] == pytest.approx(1263.468273, abs=1e-3)
     assert row["rating_lo"].iloc[0] < row["rating"].iloc[0] < row["rating_hi"].iloc[0]
     keys = ["model_id", "board", "category", "snapshot_date", "source"]
     assert not r.duplicated(keys).any()
-    assert {"expert", "industry_legal_and_government", "industry_medicine_and_healthcare"} <= set(r["category"])
+    assert {"expert", "industry_legal_and_government", "industry_medicine_and_healthcare"} <= set(
+        r["category"]
+    )
     # rating_norm: the newest snapshot of a board/category is the reference scale
     full = r[(r["board"] == "style") & (r["category"] == "full")]
     newest = full[full["snapshot_date"] == full["snapshot_date"].max()]
@@ -61,7 +70,9 @@ def test_known_benchmark_scores(snapshot):
     gpqa = b[(b["model_id"] == "gpt-oss-120b") & (b["benchmark"] == "aa:gpqa")]
     assert gpqa["score"].tolist() == [pytest.approx(0.782)]
     assert not gpqa["self_reported"].iloc[0]
-    assert b.loc[b["source"] == "llm-stats", "self_reported"].astype(bool).mean() > 0.95  # ~99% vendor claims
+    assert (
+        b.loc[b["source"] == "llm-stats", "self_reported"].astype(bool).mean() > 0.95
+    )  # ~99% vendor claims
 
 
 def test_aliases_resolve_both_ways(snapshot):

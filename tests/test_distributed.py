@@ -75,7 +75,9 @@ def test_database_url_gets_installed_driver():
 
 
 def test_unreachable_database_is_one_line_error():
-    with pytest.raises(DivergenceError, match=r"127\.0\.0\.1:1/nodb: cannot use Optuna storage") as e:
+    with pytest.raises(
+        DivergenceError, match=r"127\.0\.0\.1:1/nodb: cannot use Optuna storage"
+    ) as e:
         _rdb_storage("postgresql://postgres:pw@127.0.0.1:1/nodb", attempts=1)
     assert "pw" not in str(e.value) and "\n" not in str(e.value)
 
@@ -98,9 +100,14 @@ def test_workers_sharing_a_study_draw_distinct_trials(tmp_path):
     """Two workers with the same seed on one storage never repeat each other's samples."""
     storage = _storage(str(tmp_path / "study.journal"))
     optuna.create_study(study_name="s", storage=storage)
-    workers = [optuna.load_study(study_name="s", storage=storage,
-                                 sampler=TrialSeededTPESampler(seed=3, multivariate=True, constant_liar=True))
-               for _ in range(2)]
+    workers = [
+        optuna.load_study(
+            study_name="s",
+            storage=storage,
+            sampler=TrialSeededTPESampler(seed=3, multivariate=True, constant_liar=True),
+        )
+        for _ in range(2)
+    ]
     for _ in range(4):
         for w in workers:
             t = w.ask()
@@ -120,7 +127,9 @@ def _free_port() -> int:
 
 
 def _have_postgres() -> bool:
-    return any(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb") is not None
+    return (
+        any(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb") is not None
+    )
 
 
 @pytest.fixture(scope="session")
@@ -129,19 +138,29 @@ def postgres():
     if not _have_postgres() and shutil.which("apt-get") is None:
         pytest.skip("PostgreSQL is not installed and apt-get is unavailable to install it")
     t0 = time.perf_counter()
-    res = subprocess.run(["bash", str(PG_SCRIPT), "start"], capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        ["bash", str(PG_SCRIPT), "start"], capture_output=True, text=True, timeout=900
+    )
     if res.returncode != 0:
         pytest.fail(f"scripts/postgres.sh start failed:\n{res.stdout}\n{res.stderr[-4000:]}")
     info = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
     try:
-        made = subprocess.run(["bash", str(PG_SCRIPT), "createdb", info["PGDIR"], "optuna", "mlflow"],
-                              capture_output=True, text=True, timeout=120)
+        made = subprocess.run(
+            ["bash", str(PG_SCRIPT), "createdb", info["PGDIR"], "optuna", "mlflow"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert made.returncode == 0, made.stderr
         info["startup_s"] = f"{time.perf_counter() - t0:.1f}"
         yield info
     finally:
-        subprocess.run(["bash", str(PG_SCRIPT), "stop", info["PGDIR"], "--rm"], capture_output=True,
-                       text=True, timeout=120)
+        subprocess.run(
+            ["bash", str(PG_SCRIPT), "stop", info["PGDIR"], "--rm"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
 
 def _url(pg: dict, db: str) -> str:
@@ -174,10 +193,28 @@ def mlflow_server(postgres, tmp_path_factory):
     log = open(d / "server.log", "w")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
-         "--default-artifact-root", str(d / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "2"],
-        cwd=d, env=cli_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            backend,
+            "--default-artifact-root",
+            str(d / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        cwd=d,
+        env=cli_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -190,7 +227,9 @@ def mlflow_server(postgres, tmp_path_factory):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                pytest.fail(f"mlflow server did not become healthy:\n{(d / 'server.log').read_text()[-4000:]}")
+                pytest.fail(
+                    f"mlflow server did not become healthy:\n{(d / 'server.log').read_text()[-4000:]}"
+                )
             time.sleep(1)
         yield {"uri": uri, "dir": d, "startup_s": f"{time.perf_counter() - t0:.1f}"}
     finally:
@@ -215,8 +254,20 @@ def distributed(postgres, mlflow_server, tmp_path_factory):
     storage = _url(postgres, "optuna")  # bare postgresql:// URL, as a user would type it
     env = cli_env(mlflow_server["uri"])
     cmds = {
-        "A": [sys.executable, "-m", "divergence", "tune", "--experiment", str(SMALL_EXPERIMENT),
-              "--storage", storage, "--n-trials", str(TRIALS_A), "--workers", str(WORKERS_A)],
+        "A": [
+            sys.executable,
+            "-m",
+            "divergence",
+            "tune",
+            "--experiment",
+            str(SMALL_EXPERIMENT),
+            "--storage",
+            storage,
+            "--n-trials",
+            str(TRIALS_A),
+            "--workers",
+            str(WORKERS_A),
+        ],
         "B": [sys.executable, "-c", PIPELINE, str(SMALL_EXPERIMENT), str(TRIALS_B), storage],
     }
     t0 = time.perf_counter()
@@ -224,8 +275,9 @@ def distributed(postgres, mlflow_server, tmp_path_factory):
     try:
         for k, cmd in cmds.items():
             logs[k] = (open(d / f"{k}.out", "w"), open(d / f"{k}.err", "w"))
-            procs[k] = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=logs[k][0], stderr=logs[k][1],
-                                        start_new_session=True)
+            procs[k] = subprocess.Popen(
+                cmd, cwd=REPO, env=env, stdout=logs[k][0], stderr=logs[k][1], start_new_session=True
+            )
         for k, p in procs.items():
             try:
                 p.wait(timeout=420)
@@ -243,9 +295,16 @@ def distributed(postgres, mlflow_server, tmp_path_factory):
         assert p.returncode == 0, f"worker {k} failed:\n{out[k][1][-4000:]}"
     top_b = re.search(r"RUN_ID (\w+)", out["B"][0])
     assert top_b, out["B"]
-    print(f"\n[distributed] postgres {postgres['startup_s']}s, mlflow server {mlflow_server['startup_s']}s, "
-          f"workers {elapsed:.1f}s")
-    return {"storage": storage, "tracking_uri": mlflow_server["uri"], "top_b": top_b.group(1), "out": out}
+    print(
+        f"\n[distributed] postgres {postgres['startup_s']}s, mlflow server {mlflow_server['startup_s']}s, "
+        f"workers {elapsed:.1f}s"
+    )
+    return {
+        "storage": storage,
+        "tracking_uri": mlflow_server["uri"],
+        "top_b": top_b.group(1),
+        "out": out,
+    }
 
 
 def _study(distributed) -> optuna.Study:
@@ -337,12 +396,18 @@ def test_mlflow_runs_recorded_once(distributed):
     for r in trial_runs:
         tune = by_id[parent[r.info.run_id]]
         assert tune.info.run_name == "tune"
-        assert tune.data.tags["optuna.session"] == session_of[int(r.data.tags["optuna.trial_number"])]
+        assert (
+            tune.data.tags["optuna.session"] == session_of[int(r.data.tags["optuna.trial_number"])]
+        )
         assert r.info.run_name == f"trial-{int(r.data.tags['optuna.trial_number']):03d}"
     for tune in (r for r in runs if r.info.run_name == "tune"):
         assert tune.data.tags["optuna.study"] == study.study_name
         assert tune.data.metrics["n_trials"] in {TRIALS_A, TRIALS_B}
-    tune_b = next(r for r in runs if r.info.run_name == "tune" and parent[r.info.run_id] == distributed["top_b"])
+    tune_b = next(
+        r
+        for r in runs
+        if r.info.run_name == "tune" and parent[r.info.run_id] == distributed["top_b"]
+    )
     assert tune_b.data.metrics["n_trials"] == TRIALS_B
     assert tune_b.data.params["workers"] == "1"
 

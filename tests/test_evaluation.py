@@ -76,7 +76,9 @@ def test_walk_forward_same_day_excluded_and_ties_by_position() -> None:
     splits = walk_forward_splits(dates, n_test=3, min_train=30)
     assert [int(te[0]) for _, te in splits] == [41, 42, 43]  # later position = newer
     for train, _ in splits[:2]:
-        assert np.array_equal(train, np.arange(40))  # same-day siblings 40..42 never train each other
+        assert np.array_equal(
+            train, np.arange(40)
+        )  # same-day siblings 40..42 never train each other
     assert np.array_equal(splits[2][0], np.arange(43))
     assert_no_future_leak(dates, splits)
 
@@ -85,7 +87,7 @@ def test_walk_forward_same_day_with_times() -> None:
     dates = pd.concat(
         [daily(35), pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-01-01 20:00"]))]
     )
-    (train, test), = walk_forward_splits(dates, n_test=1, min_train=30)
+    ((train, test),) = walk_forward_splits(dates, n_test=1, min_train=30)
     assert test[0] == 36 and 35 not in train
 
 
@@ -150,7 +152,12 @@ def test_rolling_origin_quarterly() -> None:
     assert_no_future_leak(dates, splits)
     quarters = dates.dt.to_period("Q")
     # 2023Q1 has no history; 2023Q2 starts with 90 earlier models; the last day is 2024-02-04
-    assert [str(quarters.iloc[te[0]]) for _, te in splits] == ["2023Q2", "2023Q3", "2023Q4", "2024Q1"]
+    assert [str(quarters.iloc[te[0]]) for _, te in splits] == [
+        "2023Q2",
+        "2023Q3",
+        "2023Q4",
+        "2024Q1",
+    ]
     assert [len(te) for _, te in splits] == [91, 92, 92, 35]
     for train, test in splits:
         q = quarters.iloc[test[0]]
@@ -283,7 +290,9 @@ def test_seeds_reproduce(noisy: tuple[np.ndarray, np.ndarray]) -> None:
     c = evaluate(y, p, y_err=np.full(len(y), 5.0), n_boot=200, seed=6)
     pd.testing.assert_frame_equal(a, b)
     assert not a["ci_lo"].equals(c["ci_lo"])
-    assert bootstrap_ci(np.mean, y, n_boot=100, seed=1) == bootstrap_ci(np.mean, y, n_boot=100, seed=1)
+    assert bootstrap_ci(np.mean, y, n_boot=100, seed=1) == bootstrap_ci(
+        np.mean, y, n_boot=100, seed=1
+    )
 
 
 def test_small_n_and_missing_rows() -> None:
@@ -294,7 +303,9 @@ def test_small_n_and_missing_rows() -> None:
     empty = evaluate([], [])
     assert empty[["value", "ci_lo", "ci_hi"]].isna().all().all() and (empty["n"] == 0).all()
     # NaN rows are dropped (pandas NA too) and counted out of n
-    res = evaluate(pd.Series([1.0, 2.0, None, 4.0], dtype="Float64"), [1.0, np.nan, 3.0, 4.0], n_boot=0)
+    res = evaluate(
+        pd.Series([1.0, 2.0, None, 4.0], dtype="Float64"), [1.0, np.nan, 3.0, 4.0], n_boot=0
+    )
     assert res.loc["rmse", "n"] == 2 and res.loc["rmse", "value"] == 0.0
 
 
@@ -349,7 +360,12 @@ def test_sklearn_estimator_contract(estimator, check) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize(
     "est",
-    [MeanBaseline(), BestSingleBenchmark(min_coverage=0.3), LinearOnColumn("aa_index"), MedianRidge(alpha=2.5)],
+    [
+        MeanBaseline(),
+        BestSingleBenchmark(min_coverage=0.3),
+        LinearOnColumn("aa_index"),
+        MedianRidge(alpha=2.5),
+    ],
 )
 def test_clone_and_params_round_trip(est) -> None:  # noqa: ANN001
     twin = clone(est)
@@ -366,7 +382,9 @@ def planted() -> tuple[pd.DataFrame, np.ndarray]:
     """y = 1000 + 30 * signal + noise; signal in column 'aa_index' (20% missing)."""
     rng = np.random.default_rng(42)
     n = 300
-    X = pd.DataFrame(rng.normal(size=(n, 5)), columns=["noise1", "aa_index", "noise2", "weak", "sparse"])
+    X = pd.DataFrame(
+        rng.normal(size=(n, 5)), columns=["noise1", "aa_index", "noise2", "weak", "sparse"]
+    )
     y = 1000 + 30 * X["aa_index"].to_numpy() + rng.normal(scale=5, size=n)
     X["weak"] = 0.2 * X["aa_index"] + rng.normal(size=n)
     X["sparse"] = y / 30 + rng.normal(scale=0.01, size=n)  # near-perfect but rarely observed

@@ -26,10 +26,12 @@ def _load_arena() -> tuple[pd.DataFrame, set[str]]:
     first: dict[str, pd.Timestamp] = {}
     style: set[str] = set()
     a = RAW / "arena"
-    for sub, is_sc in [("lmarena-arena-catalog/text", False),
-                       ("lmarena-arena-catalog/text_style_control", True),
-                       ("arena-ai-scrape/leaderboard-text", False),
-                       ("arena-ai-scrape/leaderboard-text-style-control", True)]:
+    for sub, is_sc in [
+        ("lmarena-arena-catalog/text", False),
+        ("lmarena-arena-catalog/text_style_control", True),
+        ("arena-ai-scrape/leaderboard-text", False),
+        ("arena-ai-scrape/leaderboard-text-style-control", True),
+    ]:
         for p in sorted((a / sub).glob("*.json")):
             d = _fdate(p)
             for k in json.loads(p.read_text())["full"]:
@@ -43,25 +45,60 @@ def _load_arena() -> tuple[pd.DataFrame, set[str]]:
     meta = pd.read_csv(a / "jasontrigg0-chatbot-arena-history" / "key_to_model.csv")
     names = dict(zip(meta["key"], meta["Model"], strict=True))
     orgs = dict(zip(meta["key"], meta["Organization"], strict=True))
-    rows = [{"model_key": k, "display_name": names.get(k), "organization": orgs.get(k),
-             "first_seen": first[k]} for k in sorted(first)]
+    rows = [
+        {
+            "model_key": k,
+            "display_name": names.get(k),
+            "organization": orgs.get(k),
+            "first_seen": first[k],
+        }
+        for k in sorted(first)
+    ]
     return pd.DataFrame(rows), style
 
 
 def _load_sources() -> pd.DataFrame:
     aa = json.loads((RAW / "benchmarks/artificial-analysis/aa_api_live.json").read_text())["data"]
-    frames = [pd.DataFrame([{"source": "artificial-analysis", "source_model": r["slug"],
-                             "display_name": r["name"], "organization": r["model_creator"]["name"],
-                             "release_date": r.get("release_date")} for r in aa])]
+    frames = [
+        pd.DataFrame(
+            [
+                {
+                    "source": "artificial-analysis",
+                    "source_model": r["slug"],
+                    "display_name": r["name"],
+                    "organization": r["model_creator"]["name"],
+                    "release_date": r.get("release_date"),
+                }
+                for r in aa
+            ]
+        )
+    ]
     ep = pd.read_csv(RAW / "benchmarks/epoch-benchmark-stitching/model_versions.csv")
-    frames.append(pd.DataFrame({"source": "epoch", "source_model": ep["id"],
-                                "display_name": ep["Display name"], "organization": None,
-                                "release_date": ep["Version release date"]}))
+    frames.append(
+        pd.DataFrame(
+            {
+                "source": "epoch",
+                "source_model": ep["id"],
+                "display_name": ep["Display name"],
+                "organization": None,
+                "release_date": ep["Version release date"],
+            }
+        )
+    )
     rows = []
-    for p in sorted((RAW / "benchmarks/llm-stats/data/organizations").glob("*/models/*/model.json")):
+    for p in sorted(
+        (RAW / "benchmarks/llm-stats/data/organizations").glob("*/models/*/model.json")
+    ):
         r = json.loads(p.read_text())
-        rows.append({"source": "llm-stats", "source_model": r["model_id"], "display_name": r["name"],
-                     "organization": r["organization_id"], "release_date": r.get("release_date")})
+        rows.append(
+            {
+                "source": "llm-stats",
+                "source_model": r["model_id"],
+                "display_name": r["name"],
+                "organization": r["organization_id"],
+                "release_date": r.get("release_date"),
+            }
+        )
     frames.append(pd.DataFrame(rows))
     lb: set[str] = set()
     for p in sorted((RAW / "benchmarks/livebench").glob("table_*.csv")):
@@ -81,24 +118,29 @@ def real():
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
-       | st.from_regex(r"[A-Za-z0-9 ._/:@()'-]{0,40}", fullmatch=True))
+@given(
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+    | st.from_regex(r"[A-Za-z0-9 ._/:@()'-]{0,40}", fullmatch=True)
+)
 def test_normalize_idempotent(name):
     once = normalize(name)
     assert normalize(once) == once
     assert re.fullmatch(r"[a-z0-9-]*", once)
 
 
-@pytest.mark.parametrize("a, b", [
-    ("openai/gpt-4o-2024-05-13", "gpt-4o-20240513"),
-    ("GPT 4o @2024-05-13", "gpt-4o-20240513"),
-    ("claude-3.5-sonnet", "claude-3-5-sonnet"),
-    ("accounts/fireworks/models/deepseek-v3", "deepseek-v3"),
-    ("deepseek/deepseek-r1:free", "deepseek-r1"),
-    ("anthropic/claude-3.7-sonnet:thinking", "claude-3-7-sonnet-thinking"),
-    ("o3-2025-04-16_high", "o3-20250416-high"),
-    ("gpt-oss-120b (high)", "gpt-oss-120b-high"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("openai/gpt-4o-2024-05-13", "gpt-4o-20240513"),
+        ("GPT 4o @2024-05-13", "gpt-4o-20240513"),
+        ("claude-3.5-sonnet", "claude-3-5-sonnet"),
+        ("accounts/fireworks/models/deepseek-v3", "deepseek-v3"),
+        ("deepseek/deepseek-r1:free", "deepseek-r1"),
+        ("anthropic/claude-3.7-sonnet:thinking", "claude-3-7-sonnet-thinking"),
+        ("o3-2025-04-16_high", "o3-20250416-high"),
+        ("gpt-oss-120b (high)", "gpt-oss-120b-high"),
+    ],
+)
 def test_normalize_examples(a, b):
     assert normalize(a) == b
 
@@ -107,20 +149,32 @@ def test_known_aliases(real):
     _arena, _style, _sources, res = real
     assert res.resolve("gpt-4o-2024-05-13") == "gpt-4o-2024-05-13"
     assert res.resolve("o3-2025-04-16_high", source="epoch") == "o3-2025-04-16"
-    assert res.resolve("claude-35-sonnet", source="artificial-analysis") == "claude-3-5-sonnet-20241022"
+    assert (
+        res.resolve("claude-35-sonnet", source="artificial-analysis")
+        == "claude-3-5-sonnet-20241022"
+    )
     assert res.resolve("claude-4-sonnet-thinking", source="artificial-analysis") == (
-        "claude-sonnet-4-20250514-thinking-32k")
-    assert res.resolve("claude-4-sonnet", source="artificial-analysis") == "claude-sonnet-4-20250514"
+        "claude-sonnet-4-20250514-thinking-32k"
+    )
+    assert (
+        res.resolve("claude-4-sonnet", source="artificial-analysis") == "claude-sonnet-4-20250514"
+    )
     assert res.resolve("gpt-oss-120b", source="artificial-analysis") == "gpt-oss-120b"
     assert res.resolve("openai/gpt-4o-2024-05-13") == "gpt-4o-2024-05-13"
     assert res.resolve("claude-3-7-sonnet-20250219_32K", source="epoch") == (
-        "claude-3-7-sonnet-20250219-thinking-32k")
+        "claude-3-7-sonnet-20250219-thinking-32k"
+    )
     assert res.resolve("claude-opus-4-1-20250805_16K", source="epoch") == (
-        "claude-opus-4-1-20250805-thinking-16k")
+        "claude-opus-4-1-20250805-thinking-16k"
+    )
     assert res.resolve("claude-3-7-sonnet-20250219", source="epoch") == "claude-3-7-sonnet-20250219"
     assert res.resolve("no-such-model-xyz") is None
     # an arena key always resolves to itself, whatever source is named
-    for key in ["gemini-2.5-pro", "claude-opus-4-1-20250805-thinking-16k", "chatgpt-4o-latest-20250326"]:
+    for key in [
+        "gemini-2.5-pro",
+        "claude-opus-4-1-20250805-thinking-16k",
+        "chatgpt-4o-latest-20250326",
+    ]:
         assert res.resolve(key) == key
         assert res.resolve(key, source="lmarena") == key
 
@@ -130,7 +184,9 @@ def test_aliases_cover_everything(real):
     al = res.aliases
     assert list(al.columns) == ["alias", "source", "model_id", "rule"]
     pairs = set(zip(al["source"], al["alias"], strict=True))
-    assert all((s, m) in pairs for s, m in zip(sources["source"], sources["source_model"], strict=True))
+    assert all(
+        (s, m) in pairs for s, m in zip(sources["source"], sources["source_model"], strict=True)
+    )
     lm = al[al["source"] == "lmarena"]
     assert set(lm["alias"]) == set(arena["model_key"])
     assert (lm["rule"] == "arena_key").all() and (lm["alias"] == lm["model_id"]).all()
@@ -155,8 +211,11 @@ def test_org_and_60_day_rule(real):
 
 def test_aa_coverage_target(real):
     arena, style, _sources, res = real
-    target = set(arena.loc[(arena["first_seen"] >= "2024-06-01")
-                           & arena["model_key"].isin(style), "model_key"])
+    target = set(
+        arena.loc[
+            (arena["first_seen"] >= "2024-06-01") & arena["model_key"].isin(style), "model_key"
+        ]
+    )
     al = res.aliases
     matched = set(al.loc[(al["source"] == "artificial-analysis"), "model_id"]) & target
     share = len(matched) / len(target)
@@ -193,16 +252,28 @@ def test_bad_alias_table_conflict_and_empty(tmp_path):
 
 
 def test_new_models_get_stable_ids():
-    arena = pd.DataFrame({"model_key": ["gpt-4o-2024-05-13"], "display_name": ["GPT-4o"],
-                          "organization": ["OpenAI"], "first_seen": [pd.Timestamp("2024-05-13")]})
-    sources = pd.DataFrame({
-        "source": ["aa", "epoch", "openrouter"],
-        "source_model": ["future-model-9", "Future Model 9", "acme/future-model-9:free"],
-        "display_name": [None, None, None], "organization": ["Acme", None, None],
-        "release_date": ["2026-07-01", None, None]})
+    arena = pd.DataFrame(
+        {
+            "model_key": ["gpt-4o-2024-05-13"],
+            "display_name": ["GPT-4o"],
+            "organization": ["OpenAI"],
+            "first_seen": [pd.Timestamp("2024-05-13")],
+        }
+    )
+    sources = pd.DataFrame(
+        {
+            "source": ["aa", "epoch", "openrouter"],
+            "source_model": ["future-model-9", "Future Model 9", "acme/future-model-9:free"],
+            "display_name": [None, None, None],
+            "organization": ["Acme", None, None],
+            "release_date": ["2026-07-01", None, None],
+        }
+    )
     table = pd.DataFrame(columns=["source", "source_model", "model_id", "note"])
     res = Resolver.build(arena, sources, table)
-    assert set(res.aliases.loc[res.aliases["source"] != "lmarena", "model_id"]) == {"future-model-9"}
+    assert set(res.aliases.loc[res.aliases["source"] != "lmarena", "model_id"]) == {
+        "future-model-9"
+    }
     assert (res.aliases.loc[res.aliases["source"] != "lmarena", "rule"] == "new_model").all()
     assert res.resolve("Future-Model-9") == "future-model-9"
 
@@ -211,26 +282,35 @@ def test_new_rule_aliases_on_real_data(real):
     _arena, _style, _sources, res = real
     # word order (OpenRouter permaslug) and dated permaslug of an undated arena key
     assert res.resolve("anthropic/claude-4.5-haiku-20251001", source="openrouter") == (
-        "claude-haiku-4-5-20251001")
+        "claude-haiku-4-5-20251001"
+    )
     # reviewed alias rows added in the second AA review
     assert res.resolve("deepseek-v2-5-sep-2024", source="artificial-analysis") == "deepseek-v2.5"
     assert res.resolve("step-3-5-flash-0202", source="artificial-analysis") == "step-3.5-flash"
     assert res.resolve("step-3-5-flash", source="artificial-analysis") != "step-3.5-flash"
     # LiveBench: "-base" of Claude is the no-thinking run
-    assert res.resolve("claude-4-opus-20250514-base", source="livebench") == "claude-opus-4-20250514"
+    assert (
+        res.resolve("claude-4-opus-20250514-base", source="livebench") == "claude-opus-4-20250514"
+    )
     # effort: the arena lists gpt-5.1 per effort, so _high goes to -high, not to the plain key
     assert res.resolve("gpt-5.1-2025-11-13_high", source="epoch-eci") in {None, "gpt-5.1-high"}
 
 
 def _tiny(keys, orgs=None):
-    return pd.DataFrame({"model_key": keys, "display_name": [None] * len(keys),
-                         "organization": orgs or [None] * len(keys),
-                         "first_seen": [pd.Timestamp("2026-03-01")] * len(keys)})
+    return pd.DataFrame(
+        {
+            "model_key": keys,
+            "display_name": [None] * len(keys),
+            "organization": orgs or [None] * len(keys),
+            "first_seen": [pd.Timestamp("2026-03-01")] * len(keys),
+        }
+    )
 
 
 def _resolve_all(arena, rows):
-    src = pd.DataFrame(rows, columns=["source", "source_model", "display_name", "organization",
-                                      "release_date"])
+    src = pd.DataFrame(
+        rows, columns=["source", "source_model", "display_name", "organization", "release_date"]
+    )
     table = pd.DataFrame(columns=["source", "source_model", "model_id", "note"])
     res = Resolver.build(arena, src, table)
     al = res.aliases[res.aliases["source"] != "lmarena"].set_index("alias")
@@ -238,17 +318,28 @@ def _resolve_all(arena, rows):
 
 
 def test_reorder_undated_and_effort_rules():
-    arena = _tiny(["claude-opus-4-20250514", "claude-opus-4-6", "gpt-5.1", "gpt-5.1-high",
-                   "deepseek-v3", "glm-5"])
-    al, res = _resolve_all(arena, [
-        ("livebench", "claude-4-opus-20250514-base", None, None, None),
-        ("openrouter-daily", "anthropic/claude-4.6-opus-20260205", None, None, None),
-        ("epoch", "gpt-5.1_medium", None, None, None),
-        ("epoch", "gpt-5.1-2025-11-13_high", None, None, None),
-        ("epoch", "DeepSeek-V3-Base", "DeepSeek V3", None, None),
-        ("epoch-eci", "glm-5", None, "Z.ai (Zhipu AI),Tsinghua University", "2026-02-11"),
-        ("llm-stats", "glm-5", None, "Acme", "2026-02-11"),
-    ])
+    arena = _tiny(
+        [
+            "claude-opus-4-20250514",
+            "claude-opus-4-6",
+            "gpt-5.1",
+            "gpt-5.1-high",
+            "deepseek-v3",
+            "glm-5",
+        ]
+    )
+    al, res = _resolve_all(
+        arena,
+        [
+            ("livebench", "claude-4-opus-20250514-base", None, None, None),
+            ("openrouter-daily", "anthropic/claude-4.6-opus-20260205", None, None, None),
+            ("epoch", "gpt-5.1_medium", None, None, None),
+            ("epoch", "gpt-5.1-2025-11-13_high", None, None, None),
+            ("epoch", "DeepSeek-V3-Base", "DeepSeek V3", None, None),
+            ("epoch-eci", "glm-5", None, "Z.ai (Zhipu AI),Tsinghua University", "2026-02-11"),
+            ("llm-stats", "glm-5", None, "Acme", "2026-02-11"),
+        ],
+    )
     assert al.loc["claude-4-opus-20250514-base", "model_id"] == "claude-opus-4-20250514"
     assert al.loc["anthropic/claude-4.6-opus-20260205", "model_id"] == "claude-opus-4-6"
     assert al.loc["anthropic/claude-4.6-opus-20260205", "rule"] == "undated"
@@ -265,10 +356,16 @@ def test_reorder_undated_and_effort_rules():
     assert res.violations().empty
 
 
-@pytest.mark.parametrize("org, want", [
-    ("Google DeepMind,Google", "google"), ("Alibaba Cloud / Qwen Team", "alibaba"),
-    ("Z.ai (Zhipu AI),Tsinghua University", "zhipu"), ("Cohere,Cohere for AI", "cohere"),
-    ("SpaceXAI", "xai"), (None, None),
-])
+@pytest.mark.parametrize(
+    "org, want",
+    [
+        ("Google DeepMind,Google", "google"),
+        ("Alibaba Cloud / Qwen Team", "alibaba"),
+        ("Z.ai (Zhipu AI),Tsinghua University", "zhipu"),
+        ("Cohere,Cohere for AI", "cohere"),
+        ("SpaceXAI", "xai"),
+        (None, None),
+    ],
+)
 def test_canonical_org_lists(org, want):
     assert canonical_org(org) == want

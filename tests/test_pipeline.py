@@ -97,7 +97,7 @@ def test_walk_forward_never_trains_on_future(prepared, monkeypatch):
     assert len(ours) == prepared.exp.n_test
     assert len(seen) == 2 * len(ours)
     for i, row in ours.iterrows():
-        for train_ids in seen[2 * i: 2 * i + 2]:
+        for train_ids in seen[2 * i : 2 * i + 2]:
             assert release.loc[train_ids].max() < row["release_date"]
             assert row["model_id"] not in train_ids
 
@@ -126,10 +126,17 @@ def test_train_registers_and_logs(trained):
     names = sorted(r.info.run_name for r in runs)
     assert names == ["evaluate", "test-small", "train"]
     top = next(r for r in runs if r.info.run_name == "test-small")
-    for key in ["walkforward_rmse", "walkforward_spearman", "walkforward_mae",
-                "baseline_mean_walkforward_rmse", "baseline_median_ridge_walkforward_spearman",
-                "baseline_aa_index_linear_walkforward_rmse", "baseline_best_single_walkforward_rmse",
-                "baseline_factor_linear_walkforward_rmse", "walkforward_rmse_ci_lo"]:
+    for key in [
+        "walkforward_rmse",
+        "walkforward_spearman",
+        "walkforward_mae",
+        "baseline_mean_walkforward_rmse",
+        "baseline_median_ridge_walkforward_spearman",
+        "baseline_aa_index_linear_walkforward_rmse",
+        "baseline_best_single_walkforward_rmse",
+        "baseline_factor_linear_walkforward_rmse",
+        "walkforward_rmse_ci_lo",
+    ]:
         assert key in top.data.metrics, key
     ev = next(r for r in runs if r.info.run_name == "evaluate")
     arts = {a.path for a in client.list_artifacts(ev.info.run_id)}
@@ -144,10 +151,10 @@ def test_registered_model_loads_in_fresh_process(trained, tmp_path):
     """Load via pyfunc and via load_predictor in a new interpreter, another working directory."""
     code = f"""
 import json, mlflow, pandas as pd
-mlflow.set_tracking_uri({trained['tracking_uri']!r})
-m = mlflow.pyfunc.load_model({trained['model_uri']!r})
+mlflow.set_tracking_uri({trained["tracking_uri"]!r})
+m = mlflow.pyfunc.load_model({trained["model_uri"]!r})
 from divergence import load_predictor
-p = load_predictor({trained['model_uri']!r}, tracking_uri={trained['tracking_uri']!r})
+p = load_predictor({trained["model_uri"]!r}, tracking_uri={trained["tracking_uri"]!r})
 df = pd.DataFrame({{"aa.artificial_analysis_intelligence_index": [60.0, 30.0], "meta.release_days": [1100.0, 1100.0]}})
 out = m.predict(df)
 out2 = p.predict(df)
@@ -156,12 +163,25 @@ print(json.dumps({{"cols": list(out.columns), "pred": out["predicted_utility"].t
                   "pred2": out2["predicted_utility"].tolist(), "status": ids["status"].tolist(),
                   "lo": out["lower_90"].tolist(), "hi": out["upper_90"].tolist()}}))
 """
-    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=cli_env(), capture_output=True,
-                         text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out["cols"] == ["predicted_utility", "lower_80", "upper_80", "lower_90", "upper_90",
-                           "benchmark_implied", "divergence"]
+    assert out["cols"] == [
+        "predicted_utility",
+        "lower_80",
+        "upper_80",
+        "lower_90",
+        "upper_90",
+        "benchmark_implied",
+        "divergence",
+    ]
     assert out["pred"] == pytest.approx(out["pred2"])
     assert out["pred"][0] > out["pred"][1]  # higher intelligence index, higher utility
     assert all(lo < p < hi for lo, p, hi in zip(out["lo"], out["pred"], out["hi"], strict=True))
@@ -171,22 +191,53 @@ print(json.dumps({{"cols": list(out.columns), "pred": out["predicted_utility"].t
 @pytest.mark.slow
 def test_predict_cli(trained, tmp_path):
     out = tmp_path / "preds.csv"
-    res = run_cli(["predict", "--model", "gpt-4o-2024-05-13", "nonexistent-model-xyz", "--output", str(out),
-                   "--model-uri", trained["model_uri"]], tracking_uri=trained["tracking_uri"])
+    res = run_cli(
+        [
+            "predict",
+            "--model",
+            "gpt-4o-2024-05-13",
+            "nonexistent-model-xyz",
+            "--output",
+            str(out),
+            "--model-uri",
+            trained["model_uri"],
+        ],
+        tracking_uri=trained["tracking_uri"],
+    )
     assert res.returncode == 0, res.stderr
     assert "unknown model: nonexistent-model-xyz" in res.stderr
     df = pd.read_csv(out)
     assert list(df.columns[:3]) == ["query", "model_id", "status"]
     assert df["status"].tolist() == ["ok", "unknown"]
     out2 = tmp_path / "none.csv"
-    res = run_cli(["predict", "--model", "nonexistent-model-xyz", "--output", str(out2),
-                   "--model-uri", trained["model_uri"]], tracking_uri=trained["tracking_uri"])
+    res = run_cli(
+        [
+            "predict",
+            "--model",
+            "nonexistent-model-xyz",
+            "--output",
+            str(out2),
+            "--model-uri",
+            trained["model_uri"],
+        ],
+        tracking_uri=trained["tracking_uri"],
+    )
     assert res.returncode == 2
     assert not out2.exists()
     rows = tmp_path / "rows.csv"
     rows.write_text("model_id,aa.gpqa,meta.open_weights\nmy-model,0.8,1\n")
-    res = run_cli(["predict", "--input", str(rows), "--output", str(out), "--model-uri", trained["model_uri"]],
-                  tracking_uri=trained["tracking_uri"])
+    res = run_cli(
+        [
+            "predict",
+            "--input",
+            str(rows),
+            "--output",
+            str(out),
+            "--model-uri",
+            trained["model_uri"],
+        ],
+        tracking_uri=trained["tracking_uri"],
+    )
     assert res.returncode == 0, res.stderr
     assert pd.read_csv(out)["predicted_utility"].notna().all()
 
@@ -194,8 +245,10 @@ def test_predict_cli(trained, tmp_path):
 @pytest.mark.slow
 def test_export_writes_model_card(trained, tmp_path):
     dest = tmp_path / "exported"
-    res = run_cli(["export", "--model-uri", trained["model_uri"], "--out", str(dest)],
-                  tracking_uri=trained["tracking_uri"])
+    res = run_cli(
+        ["export", "--model-uri", trained["model_uri"], "--out", str(dest)],
+        tracking_uri=trained["tracking_uri"],
+    )
     assert res.returncode == 0, res.stderr
     card = (dest / "MODEL_CARD.md").read_text()
     for section in ["Training data", "Walk-forward evaluation", "Intended use", "Known limits"]:
@@ -212,10 +265,26 @@ def test_mlflow_run_main_entry_point(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     bindir = str(Path(sys.executable).parent)
     env = cli_env(uri, PATH=bindir + ":" + cli_env()["PATH"])
-    res = subprocess.run([str(Path(bindir) / "mlflow"), "run", str(REPO), "--env-manager", "local",
-                          "-P", f"experiment={SMALL_EXPERIMENT}", "-P", "n_trials=2",
-                          "--experiment-name", "divergence-e2e"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        [
+            str(Path(bindir) / "mlflow"),
+            "run",
+            str(REPO),
+            "--env-manager",
+            "local",
+            "-P",
+            f"experiment={SMALL_EXPERIMENT}",
+            "-P",
+            "n_trials=2",
+            "--experiment-name",
+            "divergence-e2e",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr[-4000:]
     import mlflow
     from mlflow import MlflowClient
@@ -246,7 +315,9 @@ def test_predictor_rejects_bad_columns(trained):
     assert ok.shape == (1, 7) and ok.notna().all().all()
     with pytest.raises(DivergenceError, match=r"input column 'aa\.gpqq': unknown feature"):
         p.predict(pd.DataFrame({"aa.gpqq": [0.7]}))
-    with pytest.raises(DivergenceError, match=r"input column 'aa\.gpqa' row 2: non-numeric value 'high'"):
+    with pytest.raises(
+        DivergenceError, match=r"input column 'aa\.gpqa' row 2: non-numeric value 'high'"
+    ):
         p.predict(pd.DataFrame({"aa.gpqa": [0.7, "high"]}))
     with pytest.raises(DivergenceError, match="infinite"):
         p.predict(pd.DataFrame({"aa.gpqa": [float("inf")]}))
@@ -262,6 +333,8 @@ def test_shipped_champion_loads_and_predicts():
     out = p.predict_models(["gpt-4o-2024-05-13", "claude-opus-4-6", "no-such-model"])
     assert out["status"].tolist() == ["ok", "ok", "unknown"]
     ok = out[out["status"] == "ok"]
-    assert ((ok["lower_90"] < ok["predicted_utility"]) & (ok["predicted_utility"] < ok["upper_90"])).all()
+    assert (
+        (ok["lower_90"] < ok["predicted_utility"]) & (ok["predicted_utility"] < ok["upper_90"])
+    ).all()
     assert (ok["divergence"] == ok["predicted_utility"] - ok["benchmark_implied"]).all()
     assert (REPO / "models" / "divergence-utility" / "MODEL_CARD.md").exists()

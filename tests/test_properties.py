@@ -26,7 +26,9 @@ from divergence.identity import Resolver, normalize
 KNOWN_SAME_MODEL = [{"chatgpt-4o-latest-2024-08-08", "chatgpt-4o-latest-20240808"}]
 SAME = {k: g for g in KNOWN_SAME_MODEL for k in g}
 
-SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +63,17 @@ def ident(arena_keys, resolver) -> _Quiet:
 def resolver(tables, arena_keys) -> Resolver:
     m = tables["models"].set_index("model_id")
     first = tables["ratings"].groupby("model_id")["snapshot_date"].min()
-    arena = pd.DataFrame({"model_key": arena_keys,
-                          "display_name": m["display_name"].reindex(arena_keys).to_numpy(),
-                          "organization": m["organization"].reindex(arena_keys).to_numpy(),
-                          "first_seen": first.reindex(arena_keys).to_numpy()})
-    none = pd.DataFrame(columns=["source", "source_model", "display_name", "organization", "release_date"])
+    arena = pd.DataFrame(
+        {
+            "model_key": arena_keys,
+            "display_name": m["display_name"].reindex(arena_keys).to_numpy(),
+            "organization": m["organization"].reindex(arena_keys).to_numpy(),
+            "first_seen": first.reindex(arena_keys).to_numpy(),
+        }
+    )
+    none = pd.DataFrame(
+        columns=["source", "source_model", "display_name", "organization", "release_date"]
+    )
     return Resolver.build(arena, none)
 
 
@@ -73,7 +81,11 @@ def resolver(tables, arena_keys) -> Resolver:
 
 
 def test_normalize_idempotent_on_every_snapshot_name(tables) -> None:
-    names = set(tables["aliases"]["alias"]) | set(tables["aliases"]["model_id"]) | set(tables["models"]["model_id"])
+    names = (
+        set(tables["aliases"]["alias"])
+        | set(tables["aliases"]["model_id"])
+        | set(tables["models"]["model_id"])
+    )
     for name in names:
         once = normalize(name)
         assert normalize(once) == once, name
@@ -97,7 +109,9 @@ def test_alias_table_is_a_function_and_arena_keys_map_to_themselves(tables) -> N
 
 
 def _dash_date(s: str) -> str:
-    return re.sub(r"(?<![0-9])(20[0-9]{2})(0[1-9]|1[0-2])([0-2][0-9]|3[01])(?![0-9])", r"\1-\2-\3", s)
+    return re.sub(
+        r"(?<![0-9])(20[0-9]{2})(0[1-9]|1[0-2])([0-2][0-9]|3[01])(?![0-9])", r"\1-\2-\3", s
+    )
 
 
 DECORATIONS = {  # spellings normalize() documents as equivalent; applied in this order
@@ -148,13 +162,20 @@ def full_frames(tables, specs):
 
 @settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_model_frame_keeps_rows_and_each_row_is_independent(tables, specs, full_frames, data) -> None:
+def test_model_frame_keeps_rows_and_each_row_is_independent(
+    tables, specs, full_frames, data
+) -> None:
     from divergence.features import model_frame
 
     name = data.draw(st.sampled_from(sorted(specs)), label="spec")
     full = full_frames[name]
-    ids = data.draw(st.lists(st.sampled_from(list(full.index)), min_size=1, max_size=25, unique=True), label="ids")
-    unknown = data.draw(st.lists(st.from_regex(r"zz-unknown-[a-z]{1,6}", fullmatch=True), max_size=2, unique=True))
+    ids = data.draw(
+        st.lists(st.sampled_from(list(full.index)), min_size=1, max_size=25, unique=True),
+        label="ids",
+    )
+    unknown = data.draw(
+        st.lists(st.from_regex(r"zz-unknown-[a-z]{1,6}", fullmatch=True), max_size=2, unique=True)
+    )
     ids = ids + unknown
     order = data.draw(st.permutations(ids), label="order")
     sub = model_frame(tables, specs[name], model_ids=list(order))
@@ -182,7 +203,9 @@ def test_adoption_features_never_use_observations_after_the_cutoff(tables, specs
 
     spec = specs["benchmarks_adoption"]
     models = tables["models"].set_index("model_id")["release_date"]
-    adopted = sorted(set(tables["adoption"]["model_id"]) & set(models[models >= "2024-06-01"].index))
+    adopted = sorted(
+        set(tables["adoption"]["model_id"]) & set(models[models >= "2024-06-01"].index)
+    )
     mid = data.draw(st.sampled_from(adopted), label="model")
     release = models.loc[[mid]]
     cutoff = release.iloc[0] + pd.Timedelta(days=spec.adoption.age_days)
@@ -194,19 +217,41 @@ def test_adoption_features_never_use_observations_after_the_cutoff(tables, specs
 
 def _synthetic_adoption(draw, signal: str, n_models: int) -> tuple[pd.DataFrame, pd.Series]:
     ids = [f"m{i}" for i in range(n_models)]
-    release = pd.Series(pd.to_datetime("2025-01-01") + pd.to_timedelta(
-        draw(st.lists(st.integers(0, 120), min_size=n_models, max_size=n_models)), unit="D"), index=ids)
-    rows = draw(st.lists(st.tuples(st.sampled_from(ids), st.integers(-30, 250),
-                                   st.floats(0, 1e9, allow_nan=False)), min_size=1, max_size=40))
-    adoption = pd.DataFrame({"model_id": [r[0] for r in rows], "source": "synthetic", "signal": signal,
-                             "date": pd.to_datetime("2025-01-01") + pd.to_timedelta([r[1] for r in rows], unit="D"),
-                             "value": [r[2] for r in rows]})
+    release = pd.Series(
+        pd.to_datetime("2025-01-01")
+        + pd.to_timedelta(
+            draw(st.lists(st.integers(0, 120), min_size=n_models, max_size=n_models)), unit="D"
+        ),
+        index=ids,
+    )
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(ids), st.integers(-30, 250), st.floats(0, 1e9, allow_nan=False)
+            ),
+            min_size=1,
+            max_size=40,
+        )
+    )
+    adoption = pd.DataFrame(
+        {
+            "model_id": [r[0] for r in rows],
+            "source": "synthetic",
+            "signal": signal,
+            "date": pd.to_datetime("2025-01-01") + pd.to_timedelta([r[1] for r in rows], unit="D"),
+            "value": [r[2] for r in rows],
+        }
+    )
     return adoption, release
 
 
 @SETTINGS
-@given(data=st.data(), kind=st.sampled_from(["level", "flow", "price", "first_seen"]),
-       n_models=st.integers(1, 5), factor=st.floats(1.0, 100.0))
+@given(
+    data=st.data(),
+    kind=st.sampled_from(["level", "flow", "price", "first_seen"]),
+    n_models=st.integers(1, 5),
+    factor=st.floats(1.0, 100.0),
+)
 def test_adoption_builder_rows_order_and_monotone(data, kind, n_models, factor) -> None:
     from divergence.features.build import adoption_features
     from divergence.features.spec import AdoptionSpec, FeatureSpec
@@ -216,7 +261,9 @@ def test_adoption_builder_rows_order_and_monotone(data, kind, n_models, factor) 
     out = adoption_features(adoption, release, spec)
     assert list(out.index) == list(release.index) and out.shape[1] == 1  # one row per model
     shuffled = adoption.sample(frac=1.0, random_state=data.draw(st.integers(0, 2**16)))
-    pd.testing.assert_frame_equal(out, adoption_features(shuffled, release, spec))  # row order irrelevant
+    pd.testing.assert_frame_equal(
+        out, adoption_features(shuffled, release, spec)
+    )  # row order irrelevant
     if kind in ("level", "flow"):  # more usage never lowers a usage feature
         more = adoption.assign(value=adoption["value"] * factor)
         bigger = adoption_features(more, release, spec)
@@ -226,16 +273,33 @@ def test_adoption_builder_rows_order_and_monotone(data, kind, n_models, factor) 
 
 
 @SETTINGS
-@given(rows=st.lists(st.tuples(st.sampled_from(["m1", "m2", "m3"]), st.sampled_from(["aa:gpqa", "epoch:math"]),
-                               st.integers(0, 400), st.floats(0, 1, allow_nan=False)), min_size=1, max_size=30),
-       seed=st.integers(0, 2**16))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["m1", "m2", "m3"]),
+            st.sampled_from(["aa:gpqa", "epoch:math"]),
+            st.integers(0, 400),
+            st.floats(0, 1, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    seed=st.integers(0, 2**16),
+)
 def test_benchmark_builder_first_measurement_and_order(rows, seed) -> None:
     from divergence.features.build import benchmark_features
     from divergence.features.spec import FeatureSpec
 
-    bench = pd.DataFrame({"model_id": [r[0] for r in rows], "benchmark": [r[1] for r in rows],
-                          "source": "s", "as_of": pd.to_datetime("2025-01-01") + pd.to_timedelta([r[2] for r in rows], unit="D"),
-                          "score": [r[3] for r in rows], "self_reported": False})
+    bench = pd.DataFrame(
+        {
+            "model_id": [r[0] for r in rows],
+            "benchmark": [r[1] for r in rows],
+            "source": "s",
+            "as_of": pd.to_datetime("2025-01-01") + pd.to_timedelta([r[2] for r in rows], unit="D"),
+            "score": [r[3] for r in rows],
+            "self_reported": False,
+        }
+    )
     spec = FeatureSpec(name="t")
     wide = benchmark_features(bench, spec)
     assert sorted(wide.index) == sorted(set(bench["model_id"]))  # one row per model
@@ -261,21 +325,32 @@ def _grid_is_monotone(model, row: pd.DataFrame, col: str, lo: float, hi: float) 
 
 
 @settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), n=st.integers(25, 70), k=st.integers(2, 5), base=st.sampled_from(["factor", "linear", "none"]),
-       slope=st.floats(-50, 50), seed=st.integers(0, 10_000))
-def test_monotone_regressor_is_non_decreasing_in_every_benchmark(data, n, k, base, slope, seed) -> None:
+@given(
+    data=st.data(),
+    n=st.integers(25, 70),
+    k=st.integers(2, 5),
+    base=st.sampled_from(["factor", "linear", "none"]),
+    slope=st.floats(-50, 50),
+    seed=st.integers(0, 10_000),
+)
+def test_monotone_regressor_is_non_decreasing_in_every_benchmark(
+    data, n, k, base, slope, seed
+) -> None:
     from divergence.model import UtilityRegressor
 
     rng = np.random.default_rng(seed)
     f = rng.normal(size=n)
     signs = data.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=k, max_size=k), label="signs")
     cols = [f"aa.bench{j}" for j in range(k)]
-    X = pd.DataFrame({c: s * f + 0.4 * rng.normal(size=n) for c, s in zip(cols, signs, strict=True)})
+    X = pd.DataFrame(
+        {c: s * f + 0.4 * rng.normal(size=n) for c, s in zip(cols, signs, strict=True)}
+    )
     X = X.mask(rng.random(X.shape) < 0.15)  # missing scores, as in the real data
     X["meta.release_days"] = rng.uniform(0, 1000, n)
     y = 1200 + slope * f + 5 * rng.normal(size=n)
-    model = UtilityRegressor(n_estimators=30, max_depth=3, monotone=True, base=base, min_coverage=0.1,
-                             random_state=seed).fit(X, y)
+    model = UtilityRegressor(
+        n_estimators=30, max_depth=3, monotone=True, base=base, min_coverage=0.1, random_state=seed
+    ).fit(X, y)
     i = data.draw(st.integers(0, n - 1), label="row")
     col = data.draw(st.sampled_from(cols), label="column")
     row = X.iloc[[i]].reset_index(drop=True)
@@ -291,8 +366,12 @@ def real_models(tables):
     from divergence.tuning import DEFAULT_PARAMS
 
     p = prepare(load_experiment(SMALL_EXPERIMENT), tables)
-    models = [UtilityRegressor(**{**DEFAULT_PARAMS, "base": base, "monotone": True}, random_state=0).fit(p.X, p.y)
-              for base in ["factor", "linear"]]
+    models = [
+        UtilityRegressor(**{**DEFAULT_PARAMS, "base": base, "monotone": True}, random_state=0).fit(
+            p.X, p.y
+        )
+        for base in ["factor", "linear"]
+    ]
     return p.X, models
 
 
@@ -305,4 +384,9 @@ def test_monotone_regressor_on_real_data(real_models, data) -> None:
     i = data.draw(st.integers(0, len(X) - 1), label="row")
     lo, hi = np.nanmin(X[col]), np.nanmax(X[col])
     span = hi - lo
-    assert _grid_is_monotone(model, X.iloc[[i]].reset_index(drop=True), col, lo - span / 2, hi + span / 2) <= 1e-6
+    assert (
+        _grid_is_monotone(
+            model, X.iloc[[i]].reset_index(drop=True), col, lo - span / 2, hi + span / 2
+        )
+        <= 1e-6
+    )

@@ -42,16 +42,27 @@ def report(analysis, tmp_path_factory):
 def _direct_overall(tables) -> pd.DataFrame:
     """Latest style-board overall rating per model, raw board shifted for the rest (by hand)."""
     r = tables["ratings"]
-    r = r[r["category"] == "full"].sort_values(["model_id", "snapshot_date", "source"], kind="mergesort")
-    last = {b: r[r["board"] == b].drop_duplicates("model_id", keep="last").set_index("model_id")["rating_norm"]
-            for b in ["style", "raw"]}
+    r = r[r["category"] == "full"].sort_values(
+        ["model_id", "snapshot_date", "source"], kind="mergesort"
+    )
+    last = {
+        b: r[r["board"] == b]
+        .drop_duplicates("model_id", keep="last")
+        .set_index("model_id")["rating_norm"]
+        for b in ["style", "raw"]
+    }
     both = last["style"].index.intersection(last["raw"].index)
     shift = float(np.median(last["style"][both] - last["raw"][both]))
     raw_only = last["raw"].drop(last["style"].index, errors="ignore") + shift
     val = pd.concat([last["style"], raw_only]).rename("rating")
     models = tables["models"].set_index("model_id")
-    return pd.DataFrame({"rating": val, "release": models["release_date"].reindex(val.index),
-                         "open": models["open_weights"].reindex(val.index)})
+    return pd.DataFrame(
+        {
+            "rating": val,
+            "release": models["release_date"].reindex(val.index),
+            "open": models["open_weights"].reindex(val.index),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------- structure
@@ -77,11 +88,19 @@ def test_report_files_and_sections(report):
 
 
 def test_findings_json_is_strict_and_complete(report):
-    f = json.loads(report["findings_json"].read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    f = json.loads(
+        report["findings_json"].read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}")
+    )
     assert f == report["findings"]
-    for key in ["divergence", "open_minus_closed_divergence", "overstatement_by_benchmarks",
-                "frontier_mean_since_2024", "reliability_trend", "claimed_minus_independent_points",
-                "claimed_by_organization"]:
+    for key in [
+        "divergence",
+        "open_minus_closed_divergence",
+        "overstatement_by_benchmarks",
+        "frontier_mean_since_2024",
+        "reliability_trend",
+        "claimed_minus_independent_points",
+        "claimed_by_organization",
+    ]:
         assert f[key], key
     st = f["open_minus_closed_divergence"]["full"]
     assert st["ci_lo"] <= st["value"] <= st["ci_hi"]
@@ -108,8 +127,9 @@ def test_best_closed_and_open_of_quarter_equal_direct_max(analysis, tables, quar
     direct = _direct_overall(tables)
     end = pd.Period(quarter, freq="Q").end_time
     avail = direct[direct["release"] <= end]
-    row = analysis.frontier[(analysis.frontier["measure"] == "arena:full")
-                            & (analysis.frontier["quarter"] == quarter)].iloc[0]
+    row = analysis.frontier[
+        (analysis.frontier["measure"] == "arena:full") & (analysis.frontier["quarter"] == quarter)
+    ].iloc[0]
     closed = avail[avail["open"] == False]["rating"]  # noqa: E712
     opened = avail[avail["open"] == True]["rating"]  # noqa: E712
     assert row["best_closed_value"] == pytest.approx(closed.max())
@@ -121,8 +141,9 @@ def test_best_closed_and_open_of_quarter_equal_direct_max(analysis, tables, quar
 
 def test_lag_is_months_since_closed_reached_open_level(analysis, tables):
     direct = _direct_overall(tables)
-    row = analysis.frontier[(analysis.frontier["measure"] == "arena:full")
-                            & (analysis.frontier["quarter"] == "2025Q4")].iloc[0]
+    row = analysis.frontier[
+        (analysis.frontier["measure"] == "arena:full") & (analysis.frontier["quarter"] == "2025Q4")
+    ].iloc[0]
     end = pd.Timestamp("2025-12-31")
     closed = direct[(direct["open"] == False) & (direct["release"] <= end)]  # noqa: E712
     first = closed.loc[closed["rating"] >= row["best_open_value"], "release"].min()
@@ -156,7 +177,9 @@ def test_reliability_spearman_matches_scipy(analysis, tables):
     direct = _direct_overall(tables)["rating"]
     rel = tables["models"].set_index("model_id")["release_date"]
     coh = half_year(rel.reindex(X.index))
-    j = pd.DataFrame({"x": X[AA_INDEX], "y": direct.reindex(X.index)})[coh == row["cohort"]].dropna()
+    j = pd.DataFrame({"x": X[AA_INDEX], "y": direct.reindex(X.index)})[
+        coh == row["cohort"]
+    ].dropna()
     assert len(j) == row["n"]
     assert row["spearman"] == pytest.approx(spearmanr(j["x"], j["y"]).statistic)
     assert row["ci_lo"] <= row["spearman"] <= row["ci_hi"]
@@ -176,7 +199,9 @@ def test_claimed_pair_by_hand(analysis, tables):
     # scales harmonised: everything on 0-100
     assert pairs["claimed"].between(0, 100).all() and pairs["independent"].between(0, 100).all()
     # best over reasoning-effort variants: Claude 3.7 Sonnet's AIME is paired with its thinking runs
-    c37 = pairs[(pairs["model_id"] == "claude-3-7-sonnet-20250219") & (pairs["benchmark"] == "AIME 2024")]
+    c37 = pairs[
+        (pairs["model_id"] == "claude-3-7-sonnet-20250219") & (pairs["benchmark"] == "AIME 2024")
+    ]
     if len(c37):
         assert "thinking" in c37.iloc[0]["variants"]
 
@@ -227,7 +252,11 @@ def test_empty_ratings_table_is_a_one_line_error(tables, tmp_path):
 
 def test_missing_table_and_missing_overall_board(tables, tmp_path):
     with pytest.raises(DivergenceError, match="benchmarks"):
-        write_report({k: v for k, v in tables.items() if k != "benchmarks"}, tmp_path / "r", log_to_mlflow=False)
+        write_report(
+            {k: v for k, v in tables.items() if k != "benchmarks"},
+            tmp_path / "r",
+            log_to_mlflow=False,
+        )
     r = tables["ratings"]
     bad = {**tables, "ratings": r[r["category"] != "full"]}
     with pytest.raises(DivergenceError, match="overall"):
@@ -239,7 +268,10 @@ def test_cli_report_on_empty_ratings_exits_2_with_one_line(tables, tmp_path):
     bad["ratings"] = tables["ratings"].iloc[:0]
     snap = tmp_path / "snap"
     write_snapshot(bad, snap, provenance={})
-    res = run_cli(["report", "--snapshot", str(snap), "--no-mlflow", "--out", str(tmp_path / "out")], timeout=120)
+    res = run_cli(
+        ["report", "--snapshot", str(snap), "--no-mlflow", "--out", str(tmp_path / "out")],
+        timeout=120,
+    )
     assert res.returncode == 2, res.stderr[-2000:]
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "ratings" in lines[0] and "Traceback" not in res.stderr
@@ -267,7 +299,8 @@ def test_logs_html_pngs_and_findings_to_mlflow(analysis, tmp_path, monkeypatch):
         names = {a.path for a in client.list_artifacts(res["run_id"], "report")}
         assert {"report/report.html", "report/findings.json", "report/frontier_gap.png"} <= names
         assert run.data.metrics["report.divergence.rmse_points"] == pytest.approx(
-            res["findings"]["divergence"]["rmse_points"])
+            res["findings"]["divergence"]["rmse_points"]
+        )
         assert "report.claimed_minus_independent_points.ci_lo" in run.data.metrics
     finally:
         mlflow.set_tracking_uri(prev)

@@ -16,8 +16,16 @@ import pytest
 
 from conftest import SMALL_EXPERIMENT, SNAPSHOT, run_cli
 
-MODEL_FILES = ["main.ubj", "main.json", "bench.ubj", "bench.json", "intervals.json",
-               "features.csv.gz", "aliases.csv.gz", "card.json"]
+MODEL_FILES = [
+    "main.ubj",
+    "main.json",
+    "bench.ubj",
+    "bench.json",
+    "intervals.json",
+    "features.csv.gz",
+    "aliases.csv.gz",
+    "card.json",
+]
 
 
 def _sha(path: Path) -> str:
@@ -31,7 +39,9 @@ def _training(tracking_uri: str, model_uri: str, dst: Path) -> dict:
 
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst / "model")))
+    model_dir = Path(
+        mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst / "model"))
+    )
     art = model_dir / "artifacts"
     exp = client.get_experiment_by_name("divergence-test-small")
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
@@ -52,19 +62,30 @@ def _training(tracking_uri: str, model_uri: str, dst: Path) -> dict:
 def test_two_trainings_are_identical(trained, tmp_path: Path) -> None:
     uri_b = f"sqlite:///{tmp_path / 'b' / 'mlflow.db'}"
     (tmp_path / "b").mkdir()
-    res = run_cli(["train", "--experiment", str(SMALL_EXPERIMENT)], tracking_uri=uri_b,
-                  cwd=tmp_path / "b", timeout=900, PYTHONHASHSEED="4321")
+    res = run_cli(
+        ["train", "--experiment", str(SMALL_EXPERIMENT)],
+        tracking_uri=uri_b,
+        cwd=tmp_path / "b",
+        timeout=900,
+        PYTHONHASHSEED="4321",
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     a = _training(trained["tracking_uri"], trained["model_uri"], tmp_path / "a-dl")
     b = _training(uri_b, "models:/divergence-utility/1", tmp_path / "b-dl")
 
     assert a["snapshot_tag"] == b["snapshot_tag"]
     for name in MODEL_FILES:
-        assert a["files"][name] == b["files"][name], f"{name} differs between two identical trainings"
+        assert a["files"][name] == b["files"][name], (
+            f"{name} differs between two identical trainings"
+        )
     assert a["params"] == b["params"]
     assert a["metrics"] == b["metrics"]  # every metric of every run, exactly
-    pd.testing.assert_frame_equal(a["walkforward_metrics"], b["walkforward_metrics"], check_exact=True)
-    pd.testing.assert_frame_equal(a["walkforward_predictions"], b["walkforward_predictions"], check_exact=True)
+    pd.testing.assert_frame_equal(
+        a["walkforward_metrics"], b["walkforward_metrics"], check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        a["walkforward_predictions"], b["walkforward_predictions"], check_exact=True
+    )
     assert {"walkforward_rmse", "walkforward_spearman"} <= set(a["metrics"]["test-small"])
 
 

@@ -15,14 +15,18 @@ from divergence.sources import catalogs, ollama, openrouter
 RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason="shared raw data not available")
 
-DAILY = Path("adoption/openrouter-rankings-daily-combined/openrouter_rankings_daily_2026-05-20_2026-08-21.csv")
+DAILY = Path(
+    "adoption/openrouter-rankings-daily-combined/openrouter_rankings_daily_2026-05-20_2026-08-21.csv"
+)
 WEEKLY = Path("adoption/johnbean393-openrouter-inference-stats")
 CATALOG = Path("adoption/uyhcire-openrouter-catalog-snapshots/openrouter_2025-10-02.json")
 YAML = Path("adoption/wyl2607-llm-carbon-index/model_crosswalk.yaml")
 AUDITOMATIC = Path("adoption/auditomatic-ollama-models-registry/ollama_pullcounts_all_versions.csv")
 D3RHAMI = Path("adoption/d3rhami-ollama-gallery/ollama_pulls_all_versions.csv")
 MONTHLY = Path("adoption/models.dev/models_dev_provider_model_monthly.csv")
-LITELLM = Path("adoption/litellm-prices-history/from_tokencost_2024-01_to_2025-09/2024-05-14_model_prices.json")
+LITELLM = Path(
+    "adoption/litellm-prices-history/from_tokencost_2024-01_to_2025-09/2024-05-14_model_prices.json"
+)
 PYDANTIC = Path("adoption/pydantic-genai-prices/2025-07-31_data.json")
 SIMONW = Path("adoption/simonw-llm-prices/deepseek.json")
 
@@ -44,8 +48,12 @@ def cat() -> dict[str, pd.DataFrame]:
 
 def value(df: pd.DataFrame, source: str, model: str, signal: str, date: str) -> float:
     """The single adoption value for one key (fails if absent or repeated)."""
-    rows = df[(df["source"] == source) & (df["source_model"] == model) & (df["signal"] == signal)
-              & (df["date"] == pd.Timestamp(date))]
+    rows = df[
+        (df["source"] == source)
+        & (df["source_model"] == model)
+        & (df["signal"] == signal)
+        & (df["date"] == pd.Timestamp(date))
+    ]
     assert len(rows) == 1, f"{len(rows)} rows for {source} {model} {signal} {date}"
     return float(rows["value"].iloc[0])
 
@@ -129,12 +137,22 @@ def test_openrouter_daily_known_tokens_and_share(orr: dict[str, pd.DataFrame]) -
 def test_openrouter_free_variant_merged(orr: dict[str, pd.DataFrame]) -> None:
     a = orr["adoption"]
     # openai/gpt-oss-120b 66 887 484 863 + openai/gpt-oss-120b:free 22 607 659 483
-    assert value(a, "openrouter-daily", "openai/gpt-oss-120b", "openrouter_tokens_daily",
-                 "2026-05-20") == 66887484863 + 22607659483
+    assert (
+        value(a, "openrouter-daily", "openai/gpt-oss-120b", "openrouter_tokens_daily", "2026-05-20")
+        == 66887484863 + 22607659483
+    )
     assert not a["source_model"].str.contains(r":(?:free|beta)$").any()
     # :beta in a low-confidence week: claude-3.5-sonnet 176 639 643 672 + :beta 109 974 198 888
-    assert value(a, "openrouter-weekly", "anthropic/claude-3.5-sonnet", "openrouter_tokens_weekly",
-                 "2025-02-23") == 176639643672 + 109974198888
+    assert (
+        value(
+            a,
+            "openrouter-weekly",
+            "anthropic/claude-3.5-sonnet",
+            "openrouter_tokens_weekly",
+            "2025-02-23",
+        )
+        == 176639643672 + 109974198888
+    )
 
 
 def test_openrouter_weekly(orr: dict[str, pd.DataFrame]) -> None:
@@ -145,7 +163,9 @@ def test_openrouter_weekly(orr: dict[str, pd.DataFrame]) -> None:
     assert value(a, "openrouter-weekly", m, "price_input_usd_per_mtok", day) == pytest.approx(3.0)
     assert value(a, "openrouter-weekly", m, "price_output_usd_per_mtok", day) == pytest.approx(15.0)
     # request_count 0 (not reported) in 2025 weeks is missing, not zero
-    assert not has(a, source="openrouter-weekly", signal="openrouter_requests_weekly", date="2025-02-23")
+    assert not has(
+        a, source="openrouter-weekly", signal="openrouter_requests_weekly", date="2025-02-23"
+    )
     # deleted_in_history/2026-02-09 repeats the 2026-02-08 week: ignored
     assert has(a, source="openrouter-weekly", date="2026-02-08")
     assert not has(a, source="openrouter-weekly", date="2026-02-09")
@@ -156,11 +176,22 @@ def test_openrouter_catalog_prices_and_crosswalk(orr: dict[str, pd.DataFrame]) -
     m = "anthropic/claude-sonnet-4.5"
     # created 1759161676 = 2025-09-29T16:01:16Z
     assert value(a, "openrouter-catalog", m, "openrouter_listed", "2025-09-29") == 1.0
-    assert value(a, "openrouter-catalog", m, "price_input_usd_per_mtok", "2025-10-02") == pytest.approx(3.0)
-    assert value(a, "openrouter-catalog", m, "price_output_usd_per_mtok", "2025-10-02") == pytest.approx(15.0)
+    assert value(
+        a, "openrouter-catalog", m, "price_input_usd_per_mtok", "2025-10-02"
+    ) == pytest.approx(3.0)
+    assert value(
+        a, "openrouter-catalog", m, "price_output_usd_per_mtok", "2025-10-02"
+    ) == pytest.approx(15.0)
     # casualstudy blended price on 2026-06-23: 9e-06 per token = (3 + 15) / 2
-    assert value(a, "openrouter-catalog", m, "price_blended_usd_per_mtok", "2026-06-23") == pytest.approx(9.0)
-    assert not has(a, source="openrouter-catalog", source_model="openrouter/auto", signal="price_input_usd_per_mtok")
+    assert value(
+        a, "openrouter-catalog", m, "price_blended_usd_per_mtok", "2026-06-23"
+    ) == pytest.approx(9.0)
+    assert not has(
+        a,
+        source="openrouter-catalog",
+        source_model="openrouter/auto",
+        signal="price_input_usd_per_mtok",
+    )
     cw = orr["crosswalk"]
     assert list(cw.columns) == ["source", "source_model", "other_source", "other_model"]
     hit = cw[(cw["source_model"] == m) & (cw["other_source"] == "openrouter-permaslug")]
@@ -172,7 +203,11 @@ def test_openrouter_catalog_prices_and_crosswalk(orr: dict[str, pd.DataFrame]) -
 def test_openrouter_meta(orr: dict[str, pd.DataFrame]) -> None:
     meta = orr["meta"]
     row = meta_row(meta, "openrouter-crosswalk", "minimax/minimax-m2.5")
-    assert row["open_weights"] is True and row["params_b"] == 230 and row["display_name"] == "MiniMax M2.5"
+    assert (
+        row["open_weights"] is True
+        and row["params_b"] == 230
+        and row["display_name"] == "MiniMax M2.5"
+    )
     assert meta_row(meta, "openrouter-crosswalk", "openai/gpt-4o")["open_weights"] is False
     row = meta_row(meta, "openrouter-catalog", "anthropic/claude-sonnet-4.5")
     assert (row["organization"], row["display_name"]) == ("Anthropic", "Claude Sonnet 4.5")
@@ -200,9 +235,13 @@ def test_openrouter_malformed_json(tmp_path: Path) -> None:
     expect_error(openrouter.read, root, rel, "invalid JSON")
     root = mirror(tmp_path / "b", rel, '{"date": "2026-01-04", "date": "2026-01-05", "models": []}')
     expect_error(openrouter.read, root, rel, "duplicate JSON key")
-    root = mirror(tmp_path / "c", rel, good.replace('"total_tokens": 351603467018', '"total_tokens": "many"'))
+    root = mirror(
+        tmp_path / "c", rel, good.replace('"total_tokens": 351603467018', '"total_tokens": "many"')
+    )
     expect_error(openrouter.read, root, rel, "total_tokens", "non-numeric")
-    root = mirror(tmp_path / "d", rel, good.replace('"request_count": 13234528', '"request_count": -3'))
+    root = mirror(
+        tmp_path / "d", rel, good.replace('"request_count": 13234528', '"request_count": -3')
+    )
     expect_error(openrouter.read, root, rel, "request_count", "out of range")
     root = mirror(tmp_path / "e", CATALOG, text(CATALOG).replace('"pricing"', '"prices"', 1))
     expect_error(openrouter.read, root, CATALOG, "pricing", "missing key")
@@ -210,9 +249,13 @@ def test_openrouter_malformed_json(tmp_path: Path) -> None:
 
 def test_openrouter_malformed_yaml(tmp_path: Path) -> None:
     good = text(YAML)
-    root = mirror(tmp_path / "a", YAML, good.replace('open_or_closed: "open"', 'open_or_closed: "maybe"', 1))
+    root = mirror(
+        tmp_path / "a", YAML, good.replace('open_or_closed: "open"', 'open_or_closed: "maybe"', 1)
+    )
     expect_error(openrouter.read, root, YAML, "open_or_closed")
-    root = mirror(tmp_path / "b", YAML, good.replace('  origin: "CN"', '  origin: "CN"\n  origin: "US"', 1))
+    root = mirror(
+        tmp_path / "b", YAML, good.replace('  origin: "CN"', '  origin: "CN"\n  origin: "US"', 1)
+    )
     expect_error(openrouter.read, root, YAML, "duplicate key")
 
 
@@ -252,11 +295,19 @@ def test_ollama_parse_count() -> None:
 def test_ollama_malformed(tmp_path: Path) -> None:
     lines = text(AUDITOMATIC).splitlines()
     header, first = lines[0], lines[1]
-    root = mirror(tmp_path / "a", AUDITOMATIC, "\n".join([header.replace("pullCount_num", "pulls")] + lines[1:3]))
+    root = mirror(
+        tmp_path / "a",
+        AUDITOMATIC,
+        "\n".join([header.replace("pullCount_num", "pulls")] + lines[1:3]),
+    )
     expect_error(ollama.read, root, AUDITOMATIC, "pullCount_num", "missing column")
-    root = mirror(tmp_path / "b", AUDITOMATIC, "\n".join([header, first.replace(",53400000,", ",many,")]))
+    root = mirror(
+        tmp_path / "b", AUDITOMATIC, "\n".join([header, first.replace(",53400000,", ",many,")])
+    )
     expect_error(ollama.read, root, AUDITOMATIC, "row 2", "non-numeric")
-    root = mirror(tmp_path / "c", AUDITOMATIC, "\n".join([header, first.replace(",53400000,", ",-7,")]))
+    root = mirror(
+        tmp_path / "c", AUDITOMATIC, "\n".join([header, first.replace(",53400000,", ",-7,")])
+    )
     expect_error(ollama.read, root, AUDITOMATIC, "row 2", "out of range")
     d_header = text(D3RHAMI).splitlines()[0]
     row = "2025-09-20T01:00:00+00:00,llama3.1,5x6,,89,tools,2025-07-15,1"
@@ -288,14 +339,21 @@ def test_models_dev_meta(cat: dict[str, pd.DataFrame]) -> None:
 def test_litellm(cat: dict[str, pd.DataFrame]) -> None:
     a = cat["adoption"]
     m = "gpt-4o-2024-05-13"
-    listed = a[(a["source"] == "litellm") & (a["source_model"] == m) & (a["signal"] == "litellm_listed")]
+    listed = a[
+        (a["source"] == "litellm") & (a["source_model"] == m) & (a["signal"] == "litellm_listed")
+    ]
     assert listed["date"].min() == pd.Timestamp("2024-05-14")  # first_seen 2024-05-14T00:46-07:00
     assert value(a, "litellm", m, "price_input_usd_per_mtok", "2024-05-14") == pytest.approx(5.0)
     assert value(a, "litellm", m, "price_output_usd_per_mtok", "2024-05-14") == pytest.approx(15.0)
     assert value(a, "litellm", m, "litellm_providers", "2024-05-14") >= 1
     # day-precise first_seen from the keys CSV: azure/gpt-4o-2024-05-13 2024-10-16T23:28-07:00
-    assert has(a, source="litellm", source_model="azure/gpt-4o-2024-05-13", signal="litellm_listed",
-               date="2024-10-17")
+    assert has(
+        a,
+        source="litellm",
+        source_model="azure/gpt-4o-2024-05-13",
+        signal="litellm_listed",
+        date="2024-10-17",
+    )
     prices = a[(a["source"] == "litellm") & a["signal"].str.startswith("price_")]
     assert prices["value"].max() <= catalogs.LITELLM_PRICE_MAX
 
@@ -303,10 +361,22 @@ def test_litellm(cat: dict[str, pd.DataFrame]) -> None:
 def test_pydantic_and_simonw_prices(cat: dict[str, pd.DataFrame]) -> None:
     a = cat["adoption"]
     # o3: base price 10/40, a start_date 2025-06-10 entry cuts it to 2/8
-    assert value(a, "pydantic-genai-prices", "openai/o3", "price_input_usd_per_mtok", "2025-07-31") == 2
-    assert value(a, "pydantic-genai-prices", "openai/o3", "price_output_usd_per_mtok", "2025-07-31") == 8
-    assert value(a, "simonw-llm-prices", "deepseek-chat", "price_input_usd_per_mtok", "2025-02-08") == 0.27
-    assert meta_row(cat["meta"], "simonw-llm-prices", "claude-3.7-sonnet")["organization"] == "anthropic"
+    assert (
+        value(a, "pydantic-genai-prices", "openai/o3", "price_input_usd_per_mtok", "2025-07-31")
+        == 2
+    )
+    assert (
+        value(a, "pydantic-genai-prices", "openai/o3", "price_output_usd_per_mtok", "2025-07-31")
+        == 8
+    )
+    assert (
+        value(a, "simonw-llm-prices", "deepseek-chat", "price_input_usd_per_mtok", "2025-02-08")
+        == 0.27
+    )
+    assert (
+        meta_row(cat["meta"], "simonw-llm-prices", "claude-3.7-sonnet")["organization"]
+        == "anthropic"
+    )
 
 
 def test_catalogs_malformed(tmp_path: Path) -> None:
@@ -315,12 +385,19 @@ def test_catalogs_malformed(tmp_path: Path) -> None:
     expect_error(catalogs.read, root, PYDANTIC, "invalid JSON")
     root = mirror(tmp_path / "b", LITELLM, '{"gpt-4": {"mode": "chat"}, "gpt-4": {"mode": "chat"}}')
     expect_error(catalogs.read, root, LITELLM, "duplicate JSON key")
-    root = mirror(tmp_path / "c", LITELLM, '{"gpt-4": {"mode": "chat", "input_cost_per_token": "cheap"}}')
+    root = mirror(
+        tmp_path / "c", LITELLM, '{"gpt-4": {"mode": "chat", "input_cost_per_token": "cheap"}}'
+    )
     expect_error(catalogs.read, root, LITELLM, "input_cost_per_token", "non-numeric")
     lines = text(MONTHLY).splitlines()
-    root = mirror(tmp_path / "d", MONTHLY, "\n".join(["snapshot_commit_date,model_id"]
-                                                      + [ln.rsplit(",", 2)[0] + "," + ln.rsplit(",", 1)[1]
-                                                         for ln in lines[1:4]]))
+    root = mirror(
+        tmp_path / "d",
+        MONTHLY,
+        "\n".join(
+            ["snapshot_commit_date,model_id"]
+            + [ln.rsplit(",", 2)[0] + "," + ln.rsplit(",", 1)[1] for ln in lines[1:4]]
+        ),
+    )
     expect_error(catalogs.read, root, MONTHLY, "provider", "missing column")
     root = mirror(tmp_path / "e", SIMONW, text(SIMONW).replace('"input": 0.27', '"input": -0.27'))
     expect_error(catalogs.read, root, SIMONW, "input", "out of range")

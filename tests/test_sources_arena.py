@@ -22,20 +22,37 @@ KEYS = ["source", "model_key", "board", "category", "snapshot_date"]
 pytestmark = pytest.mark.skipif(not ARENA.is_dir(), reason="raw arena data not available")
 
 CATALOG_TEXT = "lmarena-arena-catalog/text/leaderboard-data_2025-02-06_52fbb4ec6.json"
-CATALOG_STYLE = ("lmarena-arena-catalog/text_style_control/"
-                 "leaderboard-text-style-control_2025-05-21_6dddc5f35.json")
+CATALOG_STYLE = (
+    "lmarena-arena-catalog/text_style_control/"
+    "leaderboard-text-style-control_2025-05-21_6dddc5f35.json"
+)
 SCRAPE_TEXT = "arena-ai-scrape/leaderboard-text/leaderboard-text_2026-03-27_34a1804.json"
-SCRAPE_STYLE = ("arena-ai-scrape/leaderboard-text-style-control/"
-                "leaderboard-text-style-control_2026-03-27_34a1804.json")
+SCRAPE_STYLE = (
+    "arena-ai-scrape/leaderboard-text-style-control/"
+    "leaderboard-text-style-control_2026-03-27_34a1804.json"
+)
 JASON = "jasontrigg0-chatbot-arena-history/alltime.csv"
 JASON_K2M = "jasontrigg0-chatbot-arena-history/key_to_model.csv"
 NAKASYOU = "nakasyou-lmarena-history/result.csv"
 FBOULNOIS = "fboulnois-llm-leaderboard-csv/lmsys_history/lmsys_2024.06.19.csv"
 FBOULNOIS_LATEST = "fboulnois-llm-leaderboard-csv/lmarena_latest/lmarena_text_2025.08.04.csv"
-UTTERSTEP = "utterstep-chatbot-arena-leaderboard-vis/leaderboard_tables/leaderboard_table_20250511.csv"
+UTTERSTEP = (
+    "utterstep-chatbot-arena-leaderboard-vis/leaderboard_tables/leaderboard_table_20250511.csv"
+)
 MAYERWIN = "mayerwin-AI-Arena-History/flagship_elo_history.csv"
-MINI_FILES = [CATALOG_TEXT, CATALOG_STYLE, SCRAPE_TEXT, SCRAPE_STYLE, JASON, JASON_K2M,
-              NAKASYOU, FBOULNOIS, FBOULNOIS_LATEST, UTTERSTEP, MAYERWIN]
+MINI_FILES = [
+    CATALOG_TEXT,
+    CATALOG_STYLE,
+    SCRAPE_TEXT,
+    SCRAPE_STYLE,
+    JASON,
+    JASON_K2M,
+    NAKASYOU,
+    FBOULNOIS,
+    FBOULNOIS_LATEST,
+    UTTERSTEP,
+    MAYERWIN,
+]
 
 
 # ------------------------------------------------------------------ real data
@@ -51,8 +68,6 @@ def ratings(arena: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return arena["ratings"]
 
 
-
-
 def test_schema_and_order(arena: dict[str, pd.DataFrame]) -> None:
     assert set(arena) == {"ratings", "meta"}
     for kind, df in arena.items():
@@ -64,16 +79,28 @@ def test_schema_and_order(arena: dict[str, pd.DataFrame]) -> None:
     assert np.isfinite(r["rating"]).all()
     assert r["rating"].between(0, 3000).all()
     assert set(r["board"]) == {"raw", "style"}
-    assert set(r["source"]) == {"lmarena-catalog", "arena-ai-scrape", "jasontrigg0", "nakasyou",
-                                "fboulnois", "mayerwin"}
+    assert set(r["source"]) == {
+        "lmarena-catalog",
+        "arena-ai-scrape",
+        "jasontrigg0",
+        "nakasyou",
+        "fboulnois",
+        "mayerwin",
+    }
     m = arena["meta"]
     assert not m.duplicated(["source", "source_model"]).any()
     assert set(m["source"]) == {"jasontrigg0", "utterstep", "fboulnois"}
 
 
 def test_catalog_known_value(ratings: pd.DataFrame) -> None:
-    row = one_row(ratings, source="lmarena-catalog", model_key="gpt-4o-2024-05-13", board="style",
-               category="full", snapshot_date=pd.Timestamp("2025-05-21"))
+    row = one_row(
+        ratings,
+        source="lmarena-catalog",
+        model_key="gpt-4o-2024-05-13",
+        board="style",
+        category="full",
+        snapshot_date=pd.Timestamp("2025-05-21"),
+    )
     assert row["rating"] == pytest.approx(1323.6640217640936)
     assert row["rating_lo"] == pytest.approx(1322.1840676939228)
     assert row["rating_hi"] == pytest.approx(1325.8546927892885)
@@ -87,16 +114,23 @@ def test_catalog_categories(ratings: pd.DataFrame) -> None:
     early = set(cat.loc[cat["snapshot_date"] < "2025-11-05", "category"])
     assert "expert" not in early
     assert {"full", "coding", "math", "hard_6", "no_refusal", "japanese"} <= early
-    row = one_row(cat, model_key="gemini-3-pro", board="raw", category="industry_legal_and_government",
-               snapshot_date=pd.Timestamp("2025-12-11"))
+    row = one_row(
+        cat,
+        model_key="gemini-3-pro",
+        board="raw",
+        category="industry_legal_and_government",
+        snapshot_date=pd.Timestamp("2025-12-11"),
+    )
     assert row["rating"] == pytest.approx(1492.805813397903)
     assert cat["snapshot_date"].nunique() == 22
 
 
 def test_catalog_style_in_early_text_files(ratings: pd.DataFrame) -> None:
     # leaderboard-data_2025-01-28: "full" is the style-controlled board, "coding" the raw one
-    cat = ratings[(ratings["source"] == "lmarena-catalog")
-                  & (ratings["snapshot_date"] == pd.Timestamp("2025-01-28"))]
+    cat = ratings[
+        (ratings["source"] == "lmarena-catalog")
+        & (ratings["snapshot_date"] == pd.Timestamp("2025-01-28"))
+    ]
     full = one_row(cat, model_key="gpt-4o-2024-05-13", category="full")
     assert full["board"] == "style" and full["rating"] == pytest.approx(1263.4682733987736)
     coding = one_row(cat, model_key="gpt-4o-2024-05-13", category="coding")
@@ -108,8 +142,13 @@ def test_scrape_seed_and_stale_categories(ratings: pd.DataFrame) -> None:
     assert not {"no_refusal", "no_short"} & set(scr["category"])
     assert "expert" in set(scr["category"])
     # 2026-02-27: 81f862c (1503) is kept, the seed eeff8dc (1504) dropped
-    row = one_row(scr, model_key="claude-opus-4-6", board="style", category="full",
-               snapshot_date=pd.Timestamp("2026-02-27"))
+    row = one_row(
+        scr,
+        model_key="claude-opus-4-6",
+        board="style",
+        category="full",
+        snapshot_date=pd.Timestamp("2026-02-27"),
+    )
     assert row["rating"] == 1503.0 and row["rating_lo"] == 1496.0 and row["rating_hi"] == 1510.0
     assert scr["snapshot_date"].max() == pd.Timestamp("2026-03-27")
 
@@ -127,18 +166,28 @@ def test_jasontrigg0_known_value_and_online_elo_dropped(ratings: pd.DataFrame) -
 
 
 def test_nakasyou_and_fboulnois(ratings: pd.DataFrame) -> None:
-    nk = one_row(ratings, source="nakasyou", model_key="gpt-4o-2024-05-13",
-              snapshot_date=pd.Timestamp("2024-06-29"))
+    nk = one_row(
+        ratings,
+        source="nakasyou",
+        model_key="gpt-4o-2024-05-13",
+        snapshot_date=pd.Timestamp("2024-06-29"),
+    )
     assert nk["rating"] == pytest.approx(1287.0196469719676)
     assert ratings.loc[ratings["source"] == "nakasyou", "snapshot_date"].min() == pd.Timestamp(
-        "2024-06-29")
-    fb = one_row(ratings, source="fboulnois", model_key="gpt-4o-2024-05-13",
-              snapshot_date=pd.Timestamp("2024-06-19"))
+        "2024-06-29"
+    )
+    fb = one_row(
+        ratings,
+        source="fboulnois",
+        model_key="gpt-4o-2024-05-13",
+        snapshot_date=pd.Timestamp("2024-06-19"),
+    )
     assert (fb["rating"], fb["rating_lo"], fb["rating_hi"]) == (1287.0, 1284.0, 1290.0)
     # renamed key resolved by date: "Gemini-1.5-Pro-001" was gemini-1.5-pro-api-0514 in 2024-08
     fbs = ratings[ratings["source"] == "fboulnois"]
-    aug = fbs[fbs["snapshot_date"] == fbs.loc[fbs["snapshot_date"] >= "2024-08-07",
-                                              "snapshot_date"].min()]
+    aug = fbs[
+        fbs["snapshot_date"] == fbs.loc[fbs["snapshot_date"] >= "2024-08-07", "snapshot_date"].min()
+    ]
     assert "gemini-1.5-pro-api-0514" in set(aug["model_key"])
     assert "gemini-1.5-pro-001" not in set(aug["model_key"])
 
@@ -177,11 +226,23 @@ def test_list_arena_keys(ratings: pd.DataFrame) -> None:
     assert keys["n_snapshots"].dtype == np.int64
 
 
-@pytest.mark.parametrize(("label", "expected"), [
-    ("Proprietary", False), ("Propretary", False), ("Apache 2.0", True), ("MIT", True),
-    ("Llama 3.1 Community", True), ("CC-BY-NC-4.0", True), ("Qianwen LICENSE", True),
-    ("Non-commercial", True), ("Other", None), ("-", None), (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("Proprietary", False),
+        ("Propretary", False),
+        ("Apache 2.0", True),
+        ("MIT", True),
+        ("Llama 3.1 Community", True),
+        ("CC-BY-NC-4.0", True),
+        ("Qianwen LICENSE", True),
+        ("Non-commercial", True),
+        ("Other", None),
+        ("-", None),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_open_weights_rule(label: str | None, expected: bool | None) -> None:
     assert open_weights_from_license(label) is expected
 
@@ -257,8 +318,11 @@ def test_rating_out_of_range_and_infinite(mini: Path) -> None:
 
     path = _edit_json(mini, CATALOG_TEXT, edit)
     _raises(mini, path, "out of range")
-    _write(mini, CATALOG_TEXT, '{"full": {"a": {"rating": Infinity, "rating_q025": 1, '
-                               '"rating_q975": 2}}}')
+    _write(
+        mini,
+        CATALOG_TEXT,
+        '{"full": {"a": {"rating": Infinity, "rating_q025": 1, "rating_q975": 2}}}',
+    )
     _raises(mini, path, "non-finite")
 
 
@@ -318,5 +382,8 @@ def test_empty_file_and_missing_folder(mini: Path) -> None:
     _raises(mini, path, "empty file")
     shutil.rmtree(mini / "arena" / "mayerwin-AI-Arena-History")
     _write(mini, JASON_K2M, (ARENA / JASON_K2M).read_text(encoding="utf-8"))
-    _raises(mini, mini / "arena" / "mayerwin-AI-Arena-History" / "flagship_elo_history.csv",
-            "file not found")
+    _raises(
+        mini,
+        mini / "arena" / "mayerwin-AI-Arena-History" / "flagship_elo_history.csv",
+        "file not found",
+    )

@@ -40,8 +40,6 @@ def ls() -> dict[str, pd.DataFrame]:
     return llm_stats.read(RAW)
 
 
-
-
 def mirror(tmp_path: Path, rel: Path, content: str | bytes) -> Path:
     """A ``raw/`` tree in ``tmp_path`` that links to the real data except ``rel``.
 
@@ -70,9 +68,11 @@ def raw_text(rel: Path) -> str:
 
 def check_contract(result: dict[str, pd.DataFrame], kinds: set[str]) -> None:
     assert set(result) == kinds
-    keys = {"benchmarks": ["source", "source_model", "benchmark", "as_of"],
-            "adoption": ["source", "source_model", "signal", "date"],
-            "meta": ["source", "source_model"]}
+    keys = {
+        "benchmarks": ["source", "source_model", "benchmark", "as_of"],
+        "adoption": ["source", "source_model", "signal", "date"],
+        "meta": ["source", "source_model"],
+    }
     for kind, df in result.items():
         assert list(df.columns) == list(READER_SCHEMAS[kind])
         validate(df, kind, "test")
@@ -88,8 +88,12 @@ def check_contract(result: dict[str, pd.DataFrame], kinds: set[str]) -> None:
 def test_aa_contract_and_known_values(aa):
     check_contract(aa, {"benchmarks", "adoption", "meta"})
     b = aa["benchmarks"]
-    assert one_row(b, source_model="gpt-oss-120b", benchmark="aa:gpqa")["score"] == pytest.approx(0.782)
-    row = one_row(b, source_model="gpt-oss-120b", benchmark="aa:artificial_analysis_intelligence_index")
+    assert one_row(b, source_model="gpt-oss-120b", benchmark="aa:gpqa")["score"] == pytest.approx(
+        0.782
+    )
+    row = one_row(
+        b, source_model="gpt-oss-120b", benchmark="aa:artificial_analysis_intelligence_index"
+    )
     assert row["score"] == pytest.approx(23.8)
     assert row["as_of"] == pd.Timestamp("2026-07-31") and row["self_reported"] is False
     # null evaluations are omitted, not NaN rows (math_500 is null for gpt-oss-120b)
@@ -109,17 +113,29 @@ def test_aa_meta_and_prices(aa):
     non = m[m["display_name"].str.contains("(Non-reasoning)", regex=False)]
     assert len(non) > 50 and non["reasoning"].map(lambda v: v is False).all()
     a = aa["adoption"]
-    assert one_row(a, source_model="gpt-oss-120b", signal="price_input_usd_per_mtok")["value"] == pytest.approx(0.15)
-    assert one_row(a, source_model="gpt-oss-120b", signal="output_tokens_per_s")["value"] == pytest.approx(193.41)
+    assert one_row(a, source_model="gpt-oss-120b", signal="price_input_usd_per_mtok")[
+        "value"
+    ] == pytest.approx(0.15)
+    assert one_row(a, source_model="gpt-oss-120b", signal="output_tokens_per_s")[
+        "value"
+    ] == pytest.approx(193.41)
     assert (a["value"] > 0).all()  # zero = "not priced/measured" is omitted
     assert a[a.source_model == "grok-1"].empty
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("Claude 4.5 Sonnet (Reasoning)", True), ("GPT-5 (minimal)", True), ("Kimi K2 Thinking", True),
-    ("o3-mini", True), ("Kimi K2 (Non-reasoning)", False), ("GPT-5.5 (Non-reasoning, High Effort)", False),
-    ("Llama 3.3 Instruct 70B", None), ("Gemini 2.0 Flash (experimental)", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Claude 4.5 Sonnet (Reasoning)", True),
+        ("GPT-5 (minimal)", True),
+        ("Kimi K2 Thinking", True),
+        ("o3-mini", True),
+        ("Kimi K2 (Non-reasoning)", False),
+        ("GPT-5.5 (Non-reasoning, High Effort)", False),
+        ("Llama 3.3 Instruct 70B", None),
+        ("Gemini 2.0 Flash (experimental)", None),
+    ],
+)
 def test_aa_reasoning_from_name(name, expected):
     assert artificial_analysis.reasoning_from_name(name) is expected
 
@@ -135,7 +151,9 @@ def test_aa_missing_evaluations(tmp_path):
     doc = json.loads(raw_text(AA / "aa_api_live.json"))
     del doc["data"][3]["evaluations"]
     raw = mirror(tmp_path, AA / "aa_api_live.json", json.dumps(doc))
-    with pytest.raises(SourceError, match=r"aa_api_live\.json, column 'evaluations', row data\[3\]: missing key"):
+    with pytest.raises(
+        SourceError, match=r"aa_api_live\.json, column 'evaluations', row data\[3\]: missing key"
+    ):
         artificial_analysis.read(raw)
 
 
@@ -143,7 +161,9 @@ def test_aa_non_numeric_and_duplicate_key(tmp_path):
     doc = json.loads(raw_text(AA / "aa_api_live.json"))
     doc["data"][0]["evaluations"]["gpqa"] = "n/a"
     raw = mirror(tmp_path / "a", AA / "aa_api_live.json", json.dumps(doc))
-    with pytest.raises(SourceError, match=r"aa_api_live\.json, column 'evaluations\.gpqa'.*non-numeric"):
+    with pytest.raises(
+        SourceError, match=r"aa_api_live\.json, column 'evaluations\.gpqa'.*non-numeric"
+    ):
         artificial_analysis.read(raw)
     dup = '{"status": 200, "data": [], "data": []}'
     raw = mirror(tmp_path / "b", AA / "aa_api_live.json", dup)
@@ -174,16 +194,30 @@ def test_epoch_known_values(ep):
     assert run["score"] == pytest.approx(0.85) and run["as_of"] == pd.Timestamp("2025-11-17")
     assert run["self_reported"] is False
     # "62.4%" -> 0.624; bare "Percent correct" 88.000 keeps its 0-100 scale
-    assert one_row(b, source_model="gemini-2.5-pro-preview-06-05", benchmark="epoch:simple_bench")["score"] == pytest.approx(0.624)
-    assert one_row(b, source_model="gpt-5-2025-08-07_high", benchmark="epoch:aider_polyglot")["score"] == pytest.approx(88.0)
-    assert one_row(b, source_model="claude-mythos-2026-04-07", benchmark="epoch:eci")["score"] == pytest.approx(161.0)
-    assert one_row(b, source_model="claude_3_7_sonnet_inspect", benchmark="metr:p50_horizon_minutes")["score"] == pytest.approx(60.388937)
+    assert one_row(b, source_model="gemini-2.5-pro-preview-06-05", benchmark="epoch:simple_bench")[
+        "score"
+    ] == pytest.approx(0.624)
+    assert one_row(b, source_model="gpt-5-2025-08-07_high", benchmark="epoch:aider_polyglot")[
+        "score"
+    ] == pytest.approx(88.0)
+    assert one_row(b, source_model="claude-mythos-2026-04-07", benchmark="epoch:eci")[
+        "score"
+    ] == pytest.approx(161.0)
+    assert one_row(
+        b, source_model="claude_3_7_sonnet_inspect", benchmark="metr:p50_horizon_minutes"
+    )["score"] == pytest.approx(60.388937)
     # BALROG "Date added" 23/7/2024 precedes grok-4-0709's release: floored to 2025-07-09
-    assert one_row(b, source_model="grok-4-0709", benchmark="epoch:balrog")["as_of"] == pd.Timestamp("2025-07-09")
+    assert one_row(b, source_model="grok-4-0709", benchmark="epoch:balrog")[
+        "as_of"
+    ] == pd.Timestamp("2025-07-09")
     # trailing space in the raw id is stripped
-    assert "Llama-2-70b-hf" in set(b["source_model"]) and "Llama-2-70b-hf " not in set(b["source_model"])
+    assert "Llama-2-70b-hf" in set(b["source_model"]) and "Llama-2-70b-hf " not in set(
+        b["source_model"]
+    )
     # several rows per model in a table: one row per key, the highest score
-    tb = b[(b.source_model == "claude-sonnet-4-5-20250929") & (b.benchmark == "epoch:terminal_bench")]
+    tb = b[
+        (b.source_model == "claude-sonnet-4-5-20250929") & (b.benchmark == "epoch:terminal_bench")
+    ]
     assert len(tb) == 1 and tb["score"].iloc[0] == pytest.approx(0.645)
 
 
@@ -196,8 +230,13 @@ def test_epoch_meta(ep):
     assert llama["open_weights"] is True and llama["params_b"] == pytest.approx(70.0)
     gpt4 = one_row(m, source="epoch-models", source_model="GPT-4")
     assert gpt4["organization"] == "OpenAI" and gpt4["open_weights"] is False
-    assert one_row(m, source="epoch-eci", source_model="claude-mythos-2026-04-07")["organization"] == "Anthropic"
-    assert one_row(m, source="metr", source_model="o3_inspect")["release_date"] == pd.Timestamp("2025-04-16")
+    assert (
+        one_row(m, source="epoch-eci", source_model="claude-mythos-2026-04-07")["organization"]
+        == "Anthropic"
+    )
+    assert one_row(m, source="metr", source_model="o3_inspect")["release_date"] == pd.Timestamp(
+        "2025-04-16"
+    )
 
 
 def test_epoch_non_numeric_score(tmp_path):
@@ -205,25 +244,34 @@ def test_epoch_non_numeric_score(tmp_path):
     lines = raw_text(rel).splitlines(keepends=True)
     lines[3] = lines[3].replace(",0.187,", ",high,", 1)
     raw = mirror(tmp_path, rel, "".join(lines))
-    with pytest.raises(SourceError, match=r"benchmarks_runs\.csv, column 'Best score \(across scorers\)', row 4: non-numeric"):
+    with pytest.raises(
+        SourceError,
+        match=r"benchmarks_runs\.csv, column 'Best score \(across scorers\)', row 4: non-numeric",
+    ):
         epoch.read(raw)
 
 
 def test_epoch_missing_column(tmp_path):
     rel = STITCH / "model_versions.csv"
     raw = mirror(tmp_path, rel, raw_text(rel).replace("Version release date", "Released", 1))
-    with pytest.raises(SourceError, match=r"model_versions\.csv, column 'Version release date': missing column"):
+    with pytest.raises(
+        SourceError, match=r"model_versions\.csv, column 'Version release date': missing column"
+    ):
         epoch.read(raw)
 
 
 def test_epoch_percent_and_inf(tmp_path):
     rel = STITCH / "external_benchmark_weirdml.csv"
     raw = mirror(tmp_path / "a", rel, raw_text(rel).replace(",56.3%,", ",156.3%,", 1))
-    with pytest.raises(SourceError, match=r"external_benchmark_weirdml\.csv, column 'Accuracy'.*out of range"):
+    with pytest.raises(
+        SourceError, match=r"external_benchmark_weirdml\.csv, column 'Accuracy'.*out of range"
+    ):
         epoch.read(raw)
     rel = STITCH / "external_benchmark_lech_mazur_writing.csv"
     raw = mirror(tmp_path / "b", rel, raw_text(rel).replace(",8.39,", ",inf,", 1))
-    with pytest.raises(SourceError, match=r"external_benchmark_lech_mazur_writing\.csv, column 'Mean score'"):
+    with pytest.raises(
+        SourceError, match=r"external_benchmark_lech_mazur_writing\.csv, column 'Mean score'"
+    ):
         epoch.read(raw)
 
 
@@ -239,9 +287,13 @@ def test_epoch_yaml_duplicate_key_and_truncation(tmp_path):
     text = raw_text(rel)
     dup = text.replace("results:\n", "results:\n  gpt2:\n    release_date: 2019-02-14\n", 1)
     raw = mirror(tmp_path / "a", rel, dup)
-    with pytest.raises(SourceError, match=r"benchmark_results_1_1\.yaml, row line \d+: invalid YAML: duplicate key"):
+    with pytest.raises(
+        SourceError, match=r"benchmark_results_1_1\.yaml, row line \d+: invalid YAML: duplicate key"
+    ):
         epoch.read(raw)
-    raw = mirror(tmp_path / "b", rel, text[: text.index("p50_horizon_length")] + "p50_horizon_length: [\n")
+    raw = mirror(
+        tmp_path / "b", rel, text[: text.index("p50_horizon_length")] + "p50_horizon_length: [\n"
+    )
     with pytest.raises(SourceError, match=r"benchmark_results_1_1\.yaml.*invalid YAML"):
         epoch.read(raw)
 
@@ -256,11 +308,18 @@ def test_llm_stats_contract_and_known_values(ls):
     assert row["score"] == pytest.approx(0.819) and row["self_reported"] is True
     assert row["as_of"] == pd.Timestamp("2025-01-26")
     # an independent (not self-reported) score keeps its flag
-    assert one_row(b, source_model="gpt-3.5-turbo-0125", benchmark="llmstats:gpqa")["self_reported"] is False
+    assert (
+        one_row(b, source_model="gpt-3.5-turbo-0125", benchmark="llmstats:gpqa")["self_reported"]
+        is False
+    )
     # MT-Bench stored as score/100 for one model: fixed to the benchmark's score/10 scale
-    assert one_row(b, source_model="llama-3.1-nemotron-70b-instruct", benchmark="llmstats:mt-bench")["score"] == pytest.approx(0.899)
+    assert one_row(
+        b, source_model="llama-3.1-nemotron-70b-instruct", benchmark="llmstats:mt-bench"
+    )["score"] == pytest.approx(0.899)
     # several results for one benchmark: the highest is kept
-    assert one_row(b, source_model="gpt-oss-120b", benchmark="llmstats:humanity's-last-exam")["score"] == pytest.approx(0.19)
+    assert one_row(b, source_model="gpt-oss-120b", benchmark="llmstats:humanity's-last-exam")[
+        "score"
+    ] == pytest.approx(0.19)
     assert len(ls["meta"]) == 169
 
 
@@ -270,7 +329,9 @@ def test_llm_stats_meta(ls):
     assert q["release_date"] == pd.Timestamp("2025-01-26") and q["open_weights"] is True
     assert q["params_b"] == pytest.approx(8.29) and q["display_name"] == "Qwen2.5 VL 7B Instruct"
     c = one_row(m, source_model="claude-3-5-haiku-20241022")
-    assert c["open_weights"] is False and c["organization"] == "Anthropic" and np.isnan(c["params_b"])
+    assert (
+        c["open_weights"] is False and c["organization"] == "Anthropic" and np.isnan(c["params_b"])
+    )
     assert "o3-pro-2025-06-10" in set(m["source_model"])  # no benchmarks.json, still in meta
 
 
@@ -291,11 +352,15 @@ def test_llm_stats_bad_score_and_missing_key(tmp_path):
     doc = json.loads(raw_text(rel))
     doc[0]["score"] = "0.8x"
     raw = mirror(tmp_path / "a", rel, json.dumps(doc))
-    with pytest.raises(SourceError, match=r"benchmarks\.json, column 'score', row \[0\] \(aitz-em\): non-numeric"):
+    with pytest.raises(
+        SourceError, match=r"benchmarks\.json, column 'score', row \[0\] \(aitz-em\): non-numeric"
+    ):
         llm_stats.read(raw)
     rel = QWEN_VL / "model.json"
     doc = json.loads(raw_text(rel))
     del doc["release_date"]
     raw = mirror(tmp_path / "b", rel, json.dumps(doc))
-    with pytest.raises(SourceError, match=r"qwen2\.5-vl-7b/model\.json, column 'release_date': missing key"):
+    with pytest.raises(
+        SourceError, match=r"qwen2\.5-vl-7b/model\.json, column 'release_date': missing key"
+    ):
         llm_stats.read(raw)

@@ -41,9 +41,14 @@ def _check_contract(out: dict[str, pd.DataFrame]) -> None:
     assert not b.duplicated(keys).any()
     assert b.equals(b.sort_values(keys, kind="mergesort").reset_index(drop=True))
     assert not m.duplicated(["source", "source_model"]).any()
-    assert m.equals(m.sort_values(["source", "source_model"], kind="mergesort").reset_index(drop=True))
+    assert m.equals(
+        m.sort_values(["source", "source_model"], kind="mergesort").reset_index(drop=True)
+    )
     assert b["score"].between(0, 100).all()
-    assert str(b["as_of"].dtype) == "datetime64[ns]" and str(m["release_date"].dtype) == "datetime64[ns]"
+    assert (
+        str(b["as_of"].dtype) == "datetime64[ns]"
+        and str(m["release_date"].dtype) == "datetime64[ns]"
+    )
     assert all(v is False for v in b["self_reported"])
     assert b["self_reported"].dtype == object
     for col in ("open_weights", "reasoning"):
@@ -69,8 +74,17 @@ def test_livebench_real(lb: dict[str, pd.DataFrame]) -> None:
     assert set(b["source"]) == {"livebench"} and set(m["source"]) == {"livebench"}
     # ten releases (history/ and history-only drafts not used), ~5300 rows
     assert sorted(b["as_of"].dt.strftime("%Y-%m-%d").unique()) == [
-        "2024-06-24", "2024-07-26", "2024-08-31", "2024-11-25", "2025-04-02",
-        "2025-04-25", "2025-05-30", "2025-11-25", "2025-12-23", "2026-01-08"]
+        "2024-06-24",
+        "2024-07-26",
+        "2024-08-31",
+        "2024-11-25",
+        "2025-04-02",
+        "2025-04-25",
+        "2025-05-30",
+        "2025-11-25",
+        "2025-12-23",
+        "2026-01-08",
+    ]
     assert 5000 < len(b) < 6000 and 300 < len(m) < 400
     assert (b["benchmark"] == "livebench:global").sum() == 717
     # by hand from table_2024_06_24.csv: reasoning = (80 + 48) / 2, global = mean of 6 categories
@@ -78,11 +92,15 @@ def test_livebench_real(lb: dict[str, pd.DataFrame]) -> None:
     assert _score(b, sonnet, "livebench:reasoning", "2024-06-24") == pytest.approx(64.0)
     assert _score(b, sonnet, "livebench:coding", "2024-06-24") == pytest.approx((58.0 + 68.421) / 2)
     assert _score(b, sonnet, "livebench:global", "2024-06-24") == pytest.approx(
-        (64.0 + 63.2105 + 53.75 + 56.74 + 56.937 + 72.3) / 6)
+        (64.0 + 63.2105 + 53.75 + 56.74 + 56.937 + 72.3) / 6
+    )
     # the site's global average (82.35, as copied by Epoch) and a blank cell left out
-    assert round(_score(b, "gemini-2.5-pro-exp-03-25", "livebench:global", "2024-11-25"), 2) == 82.35
-    assert _score(b, "phi-3-small-8k-instruct", "livebench:language", "2024-11-25") == pytest.approx(
-        (15.888 + 10.0) / 2)
+    assert (
+        round(_score(b, "gemini-2.5-pro-exp-03-25", "livebench:global", "2024-11-25"), 2) == 82.35
+    )
+    assert _score(
+        b, "phi-3-small-8k-instruct", "livebench:language", "2024-11-25"
+    ) == pytest.approx((15.888 + 10.0) / 2)
     # metadata: variant inherits parent fields; month-only version gives no date
     v = _meta(m, "gpt-5-high")
     assert (v["display_name"], v["organization"], v["reasoning"]) == ("GPT-5 High", "OpenAI", True)
@@ -106,7 +124,11 @@ def test_leaderboards_real(boards: dict[str, pd.DataFrame]) -> None:
     counts = b.groupby("benchmark").size().to_dict()
     assert counts["weirdml:accuracy"] == 87
     assert counts["swebench:bash_only"] == 31
-    assert 140 <= counts["arcagi:v1"] <= 160 and 140 <= counts["arcagi:v2"] <= 160 and counts["arcagi:v3"] == 7
+    assert (
+        140 <= counts["arcagi:v1"] <= 160
+        and 140 <= counts["arcagi:v2"] <= 160
+        and counts["arcagi:v3"] == 7
+    )
     assert 50 <= counts["aider:polyglot"] <= 69 and 80 <= counts["aider:edit"] <= 98
     assert 30 <= counts["swebench:verified"] <= 45 and 5 <= counts["swebench:lite"] <= 12
     assert set(m["source"]) == {"weirdml", "arc-agi", "aider", "swe-bench"}
@@ -115,7 +137,9 @@ def test_leaderboards_real(boards: dict[str, pd.DataFrame]) -> None:
 @needs_raw
 def test_weirdml_real(boards: dict[str, pd.DataFrame]) -> None:
     b, m = boards["benchmarks"], boards["meta"]
-    assert _score(b, "claude-opus-4.6:or_adaptive", "weirdml:accuracy") == pytest.approx(77.94985294117648)
+    assert _score(b, "claude-opus-4.6:or_adaptive", "weirdml:accuracy") == pytest.approx(
+        77.94985294117648
+    )
     assert _score(b, "gpt-5.2:medium", "weirdml:accuracy") == pytest.approx(63.43846405228757)
     assert set(b.loc[b["source"] == "weirdml", "as_of"]) == {pd.Timestamp("2026-02-05")}
     row = _meta(m[m["source"] == "weirdml"], "claude-opus-4.6:or_adaptive")
@@ -130,8 +154,18 @@ def test_arcagi_real(boards: dict[str, pd.DataFrame]) -> None:
     assert _score(arc, "Claude 3.7", "arcagi:v1") == pytest.approx(13.6)
     assert _score(arc, "o3-pro-2025-06-10-high", "arcagi:v1") == pytest.approx(59.33)
     assert set(arc["as_of"]) == {pd.Timestamp("2026-06-04")}
-    excluded = {"2025_human_panel", "stem_grad", "mturker", "ARChitects", "Icecuber", "NVARC_2025",
-                "jeremy_sept_2025", "poetiq-arc-agi-gemini-3-d_v1", "trm-2025-10-07", "hrm-2-2508"}
+    excluded = {
+        "2025_human_panel",
+        "stem_grad",
+        "mturker",
+        "ARChitects",
+        "Icecuber",
+        "NVARC_2025",
+        "jeremy_sept_2025",
+        "poetiq-arc-agi-gemini-3-d_v1",
+        "trm-2025-10-07",
+        "hrm-2-2508",
+    }
     assert not excluded & set(arc["source_model"])
     meta = _meta(boards["meta"][boards["meta"]["source"] == "arc-agi"], "Claude 3.7 Thinking 16K")
     assert (meta["display_name"], meta["organization"]) == ("Claude 3.7 (16K)", "Anthropic")
@@ -157,14 +191,25 @@ def test_aider_real(boards: dict[str, pd.DataFrame]) -> None:
 
 def test_aider_model_id_rule() -> None:
     f = leaderboards.aider_model_id
-    assert f("claude-sonnet-4-20250514 (32k thinking)", "aider --model claude-sonnet-4-20250514") == \
-        "claude-sonnet-4-20250514"
-    assert f("Gemini 2.0 Pro exp-02-05", "aider --model gemini/gemini-2.0-pro-exp-02-05") == \
-        "gemini/gemini-2.0-pro-exp-02-05"
-    assert f("DeepSeek R1 (0528)", "aider --model deepseek/deepseek-reasoner") == "DeepSeek R1 (0528)"
-    assert f("chatgpt-4o-latest (2025-02-15)", "aider --model chatgpt-4o-latest") == \
-        "chatgpt-4o-latest (2025-02-15)"
-    assert f("gemini-1.5-pro-001", "aider --model gemini/gemini-1.5-pro-latest") == "gemini-1.5-pro-001"
+    assert (
+        f("claude-sonnet-4-20250514 (32k thinking)", "aider --model claude-sonnet-4-20250514")
+        == "claude-sonnet-4-20250514"
+    )
+    assert (
+        f("Gemini 2.0 Pro exp-02-05", "aider --model gemini/gemini-2.0-pro-exp-02-05")
+        == "gemini/gemini-2.0-pro-exp-02-05"
+    )
+    assert (
+        f("DeepSeek R1 (0528)", "aider --model deepseek/deepseek-reasoner") == "DeepSeek R1 (0528)"
+    )
+    assert (
+        f("chatgpt-4o-latest (2025-02-15)", "aider --model chatgpt-4o-latest")
+        == "chatgpt-4o-latest (2025-02-15)"
+    )
+    assert (
+        f("gemini-1.5-pro-001", "aider --model gemini/gemini-1.5-pro-latest")
+        == "gemini-1.5-pro-001"
+    )
     assert f("Claude 3 Opus", "aider --opus") == "Claude 3 Opus"
     assert f("Qwen X", "aider --model openai/Qwen/Qwen-X # via hyperbolic") == "openai/Qwen/Qwen-X"
 
@@ -173,15 +218,25 @@ def test_aider_model_id_rule() -> None:
 def test_swebench_real(boards: dict[str, pd.DataFrame]) -> None:
     b, m = boards["benchmarks"], boards["meta"]
     swe, swe_meta = b[b["source"] == "swe-bench"], m[m["source"] == "swe-bench"]
-    assert _score(swe, "claude-opus-4-5-20251101", "swebench:bash_only", "2025-11-24") == pytest.approx(74.4)
+    assert _score(
+        swe, "claude-opus-4-5-20251101", "swebench:bash_only", "2025-11-24"
+    ) == pytest.approx(74.4)
     assert _score(swe, "gpt-4o-20241120", "swebench:bash_only") == pytest.approx(21.62)
     # SWE-agent (66.6) beats mini-SWE-agent (64.93) on Verified for Claude 4 Sonnet
-    assert _score(swe, "claude-4-sonnet-20250514", "swebench:verified", "2025-05-22") == pytest.approx(66.6)
-    assert _score(swe, "claude-3-opus-20240229", "swebench:lite") == pytest.approx(4.33)  # RAG baseline
+    assert _score(
+        swe, "claude-4-sonnet-20250514", "swebench:verified", "2025-05-22"
+    ) == pytest.approx(66.6)
+    assert _score(swe, "claude-3-opus-20240229", "swebench:lite") == pytest.approx(
+        4.33
+    )  # RAG baseline
     # agent products and mis-tagged (pre-release) entries are out
-    assert "Doubao-Seed-Code" not in set(swe["source_model"]) and "Qwen 2.5" not in set(swe["source_model"])
+    assert "Doubao-Seed-Code" not in set(swe["source_model"]) and "Qwen 2.5" not in set(
+        swe["source_model"]
+    )
     assert "claude-3-5-sonnet-20241022" not in set(swe["source_model"])
-    assert _meta(swe_meta, "llama-4-maverick-instruct")["open_weights"] is True  # os_model says False
+    assert (
+        _meta(swe_meta, "llama-4-maverick-instruct")["open_weights"] is True
+    )  # os_model says False
     assert _meta(swe_meta, "claude-4-opus-20250514")["open_weights"] is False
     assert _meta(swe_meta, "minimax-m2")["open_weights"] is True
     assert _meta(swe_meta, "claude-4-opus-20250514")["release_date"] == pd.Timestamp("2025-05-22")
@@ -212,9 +267,18 @@ def _raises(path: Path, fn, raw: Path, column: str | None = None) -> SourceError
 
 LB_TABLE = "model,t1,t2,t3\nm-a,10,20,60\nm-b,50,,90\n"
 LB_CATS = '{"Cat One": ["t1", "t2"], "IF": ["t3"]}'
-LB_LINKS = json.dumps({"m-a": {"url": "", "organization": "Org", "displayName": "Model A",
-                               "version": "2024-05-01", "openweight": True,
-                               "variants": [{"rawName": "m-a-high", "displayName": "Model A High"}]}})
+LB_LINKS = json.dumps(
+    {
+        "m-a": {
+            "url": "",
+            "organization": "Org",
+            "displayName": "Model A",
+            "version": "2024-05-01",
+            "openweight": True,
+            "variants": [{"rawName": "m-a-high", "displayName": "Model A High"}],
+        }
+    }
+)
 
 
 def _lb_tree(tmp_path: Path) -> Path:
@@ -287,9 +351,15 @@ def test_livebench_missing_categories_and_links(tmp_path: Path) -> None:
 
 
 def _weirdml(tmp_path: Path, avg: object = 0.5, extra: str = "") -> Path:
-    rec = {"display_name": "m (high)", "release_date": "2025-01-01", "aggregate_scores": {"avg_acc": avg}}
+    rec = {
+        "display_name": "m (high)",
+        "release_date": "2025-01-01",
+        "aggregate_scores": {"avg_acc": avg},
+    }
     doc = {"models": {"m": rec, "n": {**rec, "release_date": "2025-03-01"}}}
-    return _write(tmp_path / "benchmarks" / "weirdml" / "weirdml_results.json", json.dumps(doc) + extra)
+    return _write(
+        tmp_path / "benchmarks" / "weirdml" / "weirdml_results.json", json.dumps(doc) + extra
+    )
 
 
 def test_weirdml_handmade_and_malformed(tmp_path: Path) -> None:
@@ -311,8 +381,15 @@ def test_weirdml_handmade_and_malformed(tmp_path: Path) -> None:
 
 
 def _arc_entry(**kw: object) -> dict:
-    e = {"datasetId": "v1_Semi_Private", "modelId": "llm-x", "modelDisplayName": "LLM X", "modelType": "CoT",
-         "providerDisplayName": "Lab", "modelReleaseDate": "2025-01-01T00:00:00.000Z", "score": 0.25}
+    e = {
+        "datasetId": "v1_Semi_Private",
+        "modelId": "llm-x",
+        "modelDisplayName": "LLM X",
+        "modelType": "CoT",
+        "providerDisplayName": "Lab",
+        "modelReleaseDate": "2025-01-01T00:00:00.000Z",
+        "score": 0.25,
+    }
     return {**e, **kw}
 
 
@@ -324,7 +401,9 @@ def _arc(tmp_path: Path, *entries: dict) -> Path:
 def test_arcagi_handmade_and_malformed(tmp_path: Path) -> None:
     human = _arc_entry(modelId="human", modelType=None, score=0.98)
     kaggle = _arc_entry(modelId="kaggle", modelType="Custom")
-    path = _arc(tmp_path, _arc_entry(), _arc_entry(), human, kaggle, _arc_entry(datasetId="v1_Public_Eval"))
+    path = _arc(
+        tmp_path, _arc_entry(), _arc_entry(), human, kaggle, _arc_entry(datasetId="v1_Public_Eval")
+    )
     out = leaderboards.read_arcagi(tmp_path)
     _check_contract(out)
     assert list(out["benchmarks"]["source_model"]) == ["llm-x"]
@@ -355,13 +434,19 @@ AIDER_RUN = """- dirname: run-{i}
 
 def _aider(tmp_path: Path, poly: str | None = None) -> Path:
     folder = tmp_path / "benchmarks" / "aider"
-    runs = [AIDER_RUN.format(i=1, model="m-1 (low)", api="m-1", n=225, score=40.0),
-            AIDER_RUN.format(i=2, model="m-1 (high)", api="m-1", n=225, score=55.5),
-            AIDER_RUN.format(i=3, model="Partial", api="p", n=30, score=99.0),
-            AIDER_RUN.format(i=4, model="X + Y", api="x", n=225, score=70.0).replace("diff", "architect")]
+    runs = [
+        AIDER_RUN.format(i=1, model="m-1 (low)", api="m-1", n=225, score=40.0),
+        AIDER_RUN.format(i=2, model="m-1 (high)", api="m-1", n=225, score=55.5),
+        AIDER_RUN.format(i=3, model="Partial", api="p", n=30, score=99.0),
+        AIDER_RUN.format(i=4, model="X + Y", api="x", n=225, score=70.0).replace(
+            "diff", "architect"
+        ),
+    ]
     _write(folder / "polyglot_leaderboard.yml", poly if poly is not None else "".join(runs))
-    _write(folder / "edit_leaderboard.yml", AIDER_RUN.format(i=5, model="Edit Model", api="deepseek/deepseek-chat",
-                                                             n=133, score=60.0))
+    _write(
+        folder / "edit_leaderboard.yml",
+        AIDER_RUN.format(i=5, model="Edit Model", api="deepseek/deepseek-chat", n=133, score=60.0),
+    )
     return folder / "polyglot_leaderboard.yml"
 
 
@@ -371,16 +456,26 @@ def test_aider_handmade_and_malformed(tmp_path: Path) -> None:
     _check_contract(out)
     b = out["benchmarks"]
     assert list(zip(b["source_model"], b["benchmark"], b["score"], strict=True)) == [
-        ("Edit Model", "aider:edit", 60.0), ("m-1", "aider:polyglot", 55.5)]
+        ("Edit Model", "aider:edit", 60.0),
+        ("m-1", "aider:polyglot", 55.5),
+    ]
     assert _score(b, "m-1", "aider:polyglot", "2025-02-01") == pytest.approx(55.5)
     assert _meta(out["meta"], "m-1")["display_name"] == "m-1 (high)"
     _aider(tmp_path, poly="- model: [unclosed\n  date: 2025-01-01\n")
     _raises(path, leaderboards.read_aider, tmp_path)
     _aider(tmp_path, poly=AIDER_RUN.format(i=1, model="m", api="m", n=225, score="abc"))
     _raises(path, leaderboards.read_aider, tmp_path, column="pass_rate_2")
-    _aider(tmp_path, poly=AIDER_RUN.format(i=1, model="m", api="m", n=225, score=1).replace("  pass_rate_2: 1\n", ""))
+    _aider(
+        tmp_path,
+        poly=AIDER_RUN.format(i=1, model="m", api="m", n=225, score=1).replace(
+            "  pass_rate_2: 1\n", ""
+        ),
+    )
     _raises(path, leaderboards.read_aider, tmp_path, column="pass_rate_2")
-    _aider(tmp_path, poly=AIDER_RUN.format(i=1, model="m", api="m", n=225, score=1) + "  model: again\n")
+    _aider(
+        tmp_path,
+        poly=AIDER_RUN.format(i=1, model="m", api="m", n=225, score=1) + "  model: again\n",
+    )
     _raises(path, leaderboards.read_aider, tmp_path)
     _aider(tmp_path, poly="")
     _raises(path, leaderboards.read_aider, tmp_path)
@@ -388,22 +483,41 @@ def test_aider_handmade_and_malformed(tmp_path: Path) -> None:
 
 def _swe_entry(name: str, model: str, resolved: object = 50.0, **kw: object) -> dict:
     tags = [f"Model: {model}", "Org: Lab", "System: Attempts - 1"]
-    return {"name": name, "date": "2025-06-01", "resolved": resolved, "tags": tags, "os_model": False, **kw}
+    return {
+        "name": name,
+        "date": "2025-06-01",
+        "resolved": resolved,
+        "tags": tags,
+        "os_model": False,
+        **kw,
+    }
 
 
-def _swe(tmp_path: Path, bash: list[dict], verified: list[dict] | None = None, boards: tuple = ()) -> Path:
+def _swe(
+    tmp_path: Path, bash: list[dict], verified: list[dict] | None = None, boards: tuple = ()
+) -> Path:
     folder = tmp_path / "benchmarks" / "swe-bench"
-    lbs = [{"name": "bash-only", "results": bash}, {"name": "Verified", "results": verified or []},
-           {"name": "Lite", "results": []}]
+    lbs = [
+        {"name": "bash-only", "results": bash},
+        {"name": "Verified", "results": verified or []},
+        {"name": "Lite", "results": []},
+    ]
     doc = {"leaderboards": [lb for lb in lbs if lb["name"] not in boards]}
     _write(folder / "modelReleaseDates__x.json", '{"llama-4-x": 20250405, "m-1": 20250101}')
     return _write(folder / "leaderboards.json", json.dumps(doc))
 
 
 def test_swebench_handmade_and_malformed(tmp_path: Path) -> None:
-    verified = [_swe_entry("SWE-agent + M1", "m-1", 61.0), _swe_entry("Agent Product", "m-1", 80.0),
-                _swe_entry("mini-SWE-agent + Two", "m-1", 90.0, tags=["Model: m-1", "Model: m-2"])]
-    path = _swe(tmp_path, [_swe_entry("M1", "m-1", 40.0), _swe_entry("Llama 4 X", "llama-4-x", 10.0)], verified)
+    verified = [
+        _swe_entry("SWE-agent + M1", "m-1", 61.0),
+        _swe_entry("Agent Product", "m-1", 80.0),
+        _swe_entry("mini-SWE-agent + Two", "m-1", 90.0, tags=["Model: m-1", "Model: m-2"]),
+    ]
+    path = _swe(
+        tmp_path,
+        [_swe_entry("M1", "m-1", 40.0), _swe_entry("Llama 4 X", "llama-4-x", 10.0)],
+        verified,
+    )
     out = leaderboards.read_swebench(tmp_path)
     _check_contract(out)
     b, m = out["benchmarks"], out["meta"]

@@ -72,8 +72,17 @@ from divergence.tuning import DEFAULT_PARAMS
 
 # ---------------------------------------------------------------------------- constants
 
-MAIN_CATEGORIES = ["full", "hard_6", "coding", "math", "creative_writing", "if", "multiturn",
-                   "long_user", "expert"]
+MAIN_CATEGORIES = [
+    "full",
+    "hard_6",
+    "coding",
+    "math",
+    "creative_writing",
+    "if",
+    "multiturn",
+    "long_user",
+    "expert",
+]
 """Arena categories analysed (plus every ``industry_*`` board present)."""
 
 AA_INDEX = "aa.artificial_analysis_intelligence_index"
@@ -83,8 +92,12 @@ BENCH_MEASURES = {AA_INDEX: "AA intelligence index", FACTOR: "general factor", E
 
 IMPLIED_PARAMS: dict[str, Any] = {**DEFAULT_PARAMS, "base": "factor"}
 """Benchmarks-only model for the overall divergence (the pipeline's untuned defaults)."""
-CATEGORY_PARAMS: dict[str, Any] = {**DEFAULT_PARAMS, "base": "factor", "n_estimators": 0,
-                                   "monotone": False}
+CATEGORY_PARAMS: dict[str, Any] = {
+    **DEFAULT_PARAMS,
+    "base": "factor",
+    "n_estimators": 0,
+    "monotone": False,
+}
 """Per-category comparison (every category incl. ``full``): the factor base margin alone,
 ridge on the general factor and release date (fast enough for ~17 boards)."""
 
@@ -96,9 +109,14 @@ CLAIM_PAIRS: dict[str, tuple[str, list[tuple[str, float]]]] = {
     "llmstats:aime-2025": ("AIME 2025", [("aa:aime_25", 100.0)]),
     "llmstats:livecodebench": ("LiveCodeBench", [("aa:livecodebench", 100.0)]),
     "llmstats:math-500": ("MATH-500", [("aa:math_500", 100.0)]),
-    "llmstats:swe-bench-verified": ("SWE-bench Verified",
-                                    [("epoch:swe_bench_verified", 100.0), ("swebench:bash_only", 1.0)]),
-    "llmstats:aider-polyglot": ("Aider polyglot", [("aider:polyglot", 1.0), ("epoch:aider_polyglot", 1.0)]),
+    "llmstats:swe-bench-verified": (
+        "SWE-bench Verified",
+        [("epoch:swe_bench_verified", 100.0), ("swebench:bash_only", 1.0)],
+    ),
+    "llmstats:aider-polyglot": (
+        "Aider polyglot",
+        [("aider:polyglot", 1.0), ("epoch:aider_polyglot", 1.0)],
+    ),
 }
 CLAIM_SCALE = 100.0  # llm-stats scores are fractions
 INDEPENDENT_SOURCES = {"artificial-analysis", "epoch", "swe-bench", "aider", "epoch-external"}
@@ -147,10 +165,14 @@ def _stat(value: float, reps: np.ndarray | None, n: int) -> dict[str, float]:
 def _open_flags(models: pd.DataFrame) -> pd.Series:
     """``open_weights`` as a float series (1 open, 0 closed, NaN unknown) by model_id."""
     s = models.set_index("model_id")["open_weights"]
-    return s.map(lambda v: np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else float(bool(v)))
+    return s.map(
+        lambda v: np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else float(bool(v))
+    )
 
 
-def _boot_mean_diff(a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def _boot_mean_diff(
+    a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
     """Replicates of ``mean(a) - mean(b)``, resampling each group independently."""
     if len(a) < 2 or len(b) < 2:
         return np.full(n_boot, np.nan)
@@ -159,7 +181,9 @@ def _boot_mean_diff(a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Ge
     return a[ia].mean(axis=1) - b[ib].mean(axis=1)
 
 
-def _boot_spearman(x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def _boot_spearman(
+    x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
     """Spearman replicates over resampled rows (NaN for constant resamples)."""
     idx = rng.integers(0, len(x), size=(n_boot, len(x)))
     rx = rankdata(x[idx], axis=1)
@@ -185,9 +209,19 @@ def check_tables(tables: dict[str, pd.DataFrame]) -> None:
         if name not in tables or not isinstance(tables[name], pd.DataFrame):
             raise DivergenceError(f"report input lacks the {name!r} table")
         if tables[name].empty:
-            raise DivergenceError(f"report input: the {name!r} table is empty (run `divergence data build`)")
+            raise DivergenceError(
+                f"report input: the {name!r} table is empty (run `divergence data build`)"
+            )
     r = tables["ratings"]
-    need = {"model_id", "board", "category", "snapshot_date", "rating_norm", "rating_lo", "rating_hi"}
+    need = {
+        "model_id",
+        "board",
+        "category",
+        "snapshot_date",
+        "rating_norm",
+        "rating_lo",
+        "rating_hi",
+    }
     missing = sorted(need - set(r.columns))
     if missing:
         raise DivergenceError(f"report input: ratings table lacks column(s) {', '.join(missing)}")
@@ -198,8 +232,13 @@ def check_tables(tables: dict[str, pd.DataFrame]) -> None:
 # ---------------------------------------------------------------------------- 1. divergence
 
 
-def oof_implied(target: pd.DataFrame, Xb: pd.DataFrame, params: dict[str, Any], min_train: int = 30,
-                seed: int = 0) -> pd.DataFrame:
+def oof_implied(
+    target: pd.DataFrame,
+    Xb: pd.DataFrame,
+    params: dict[str, Any],
+    min_train: int = 30,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Out-of-fold benchmark-implied rating by quarterly expanding windows.
 
     Parameters
@@ -230,15 +269,26 @@ def oof_implied(target: pd.DataFrame, Xb: pd.DataFrame, params: dict[str, Any], 
     rows = []
     for tr, te in rolling_origin_quarterly(release, min_train=min_train):
         est = UtilityRegressor(**params, random_state=seed, n_jobs=1).fit(X.iloc[tr], y[tr])
-        rows.append(pd.DataFrame({"model_id": t.index[te], "implied": est.predict(X.iloc[te]),
-                                  "n_train": len(tr)}))
+        rows.append(
+            pd.DataFrame(
+                {"model_id": t.index[te], "implied": est.predict(X.iloc[te]), "n_train": len(tr)}
+            )
+        )
     if not rows:
-        return pd.DataFrame(columns=["actual", "actual_err", "implied", "n_train", "release_date"],
-                            index=pd.Index([], name="model_id"))
+        return pd.DataFrame(
+            columns=["actual", "actual_err", "implied", "n_train", "release_date"],
+            index=pd.Index([], name="model_id"),
+        )
     p = pd.concat(rows).set_index("model_id")
-    out = pd.DataFrame({"actual": t.loc[p.index, "target"], "actual_err": t.loc[p.index, "target_err"],
-                        "implied": p["implied"], "n_train": p["n_train"],
-                        "release_date": t.loc[p.index, "release_date"]})
+    out = pd.DataFrame(
+        {
+            "actual": t.loc[p.index, "target"],
+            "actual_err": t.loc[p.index, "target_err"],
+            "implied": p["implied"],
+            "n_train": p["n_train"],
+            "release_date": t.loc[p.index, "release_date"],
+        }
+    )
     return out
 
 
@@ -260,8 +310,14 @@ def _bands(d: pd.DataFrame) -> pd.DataFrame:
     return d
 
 
-def model_divergence(tables: dict[str, pd.DataFrame], Xb: pd.DataFrame, category: str = "full",
-                     params: dict[str, Any] | None = None, min_train: int = 30, seed: int = 0) -> pd.DataFrame:
+def model_divergence(
+    tables: dict[str, pd.DataFrame],
+    Xb: pd.DataFrame,
+    category: str = "full",
+    params: dict[str, Any] | None = None,
+    min_train: int = 30,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Per-model divergence for one arena category (style board).
 
     Returns
@@ -304,24 +360,41 @@ def divergence_trend(div: pd.DataFrame, n_boot: int, rng: np.random.Generator) -
     rows = []
     for c in sorted(coh.dropna().unique()):
         sub = div[coh == c]
-        for grp, mask in [("all", np.ones(len(sub), bool)), ("open", (sub["open_weights"] == 1.0).to_numpy()),
-                          ("closed", (sub["open_weights"] == 0.0).to_numpy())]:
+        for grp, mask in [
+            ("all", np.ones(len(sub), bool)),
+            ("open", (sub["open_weights"] == 1.0).to_numpy()),
+            ("closed", (sub["open_weights"] == 0.0).to_numpy()),
+        ]:
             x = sub["divergence"].to_numpy()[mask]
-            reps = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1) if len(x) >= 3 else None
-            rows.append({"cohort": c, "group": grp, **_stat(x.mean() if len(x) else np.nan, reps, len(x))})
+            reps = (
+                x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+                if len(x) >= 3
+                else None
+            )
+            rows.append(
+                {"cohort": c, "group": grp, **_stat(x.mean() if len(x) else np.nan, reps, len(x))}
+            )
     return pd.DataFrame(rows, columns=["cohort", "group", "value", "ci_lo", "ci_hi", "n"])
 
 
-def open_closed_difference(div: pd.DataFrame, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+def open_closed_difference(
+    div: pd.DataFrame, n_boot: int, rng: np.random.Generator
+) -> dict[str, Any]:
     """Mean divergence of open and closed models and their difference, with CIs."""
     o = div.loc[div["open_weights"] == 1.0, "divergence"].to_numpy()
     c = div.loc[div["open_weights"] == 0.0, "divergence"].to_numpy()
     out: dict[str, Any] = {}
     for name, arr in [("open", o), ("closed", c)]:
-        reps = arr[rng.integers(0, len(arr), size=(n_boot, len(arr)))].mean(axis=1) if len(arr) > 1 else None
+        reps = (
+            arr[rng.integers(0, len(arr), size=(n_boot, len(arr)))].mean(axis=1)
+            if len(arr) > 1
+            else None
+        )
         out[name] = _stat(arr.mean() if len(arr) else np.nan, reps, len(arr))
     diff = _boot_mean_diff(o, c, n_boot, rng)
-    out["open_minus_closed"] = _stat(o.mean() - c.mean() if len(o) and len(c) else np.nan, diff, len(o) + len(c))
+    out["open_minus_closed"] = _stat(
+        o.mean() - c.mean() if len(o) and len(c) else np.nan, diff, len(o) + len(c)
+    )
     return out
 
 
@@ -332,8 +405,15 @@ def _quarters(last: pd.Period) -> list[pd.Period]:
     return list(pd.period_range(FIRST_QUARTER, last, freq="Q"))
 
 
-def frontier_measure(values: pd.Series, err: pd.Series | None, release: pd.Series, is_open: pd.Series,
-                     quarters: list[pd.Period], n_boot: int, rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+def frontier_measure(
+    values: pd.Series,
+    err: pd.Series | None,
+    release: pd.Series,
+    is_open: pd.Series,
+    quarters: list[pd.Period],
+    n_boot: int,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, dict]:
     """Open vs closed frontier of one measure per quarter.
 
     Parameters
@@ -401,22 +481,37 @@ def frontier_measure(values: pd.Series, err: pd.Series | None, release: pd.Serie
         point_lag = float(lags[0, k])
         if censored:  # a lower bound only: kept in the table, left out of the summaries
             lags[:, k] = np.nan
-        rows.append({"quarter": str(q), "best_open": ids[io], "best_open_value": v[io],
-                     "best_closed": ids[ic], "best_closed_value": v[ic], "gap": gaps[0, k],
-                     "gap_ci_lo": glo, "gap_ci_hi": ghi, "lag_months": point_lag,
-                     "lag_ci_lo": llo, "lag_ci_hi": lhi, "lag_censored": censored})
+        rows.append(
+            {
+                "quarter": str(q),
+                "best_open": ids[io],
+                "best_open_value": v[io],
+                "best_closed": ids[ic],
+                "best_closed_value": v[ic],
+                "gap": gaps[0, k],
+                "gap_ci_lo": glo,
+                "gap_ci_hi": ghi,
+                "lag_months": point_lag,
+                "lag_ci_lo": llo,
+                "lag_ci_hi": lhi,
+                "lag_censored": censored,
+            }
+        )
     return pd.DataFrame(rows), {"gap": gaps, "lag": lags}
 
 
-def calibration_slopes(arena: pd.Series, X: pd.DataFrame, measures: list[str], n_boot: int,
-                       rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def calibration_slopes(
+    arena: pd.Series, X: pd.DataFrame, measures: list[str], n_boot: int, rng: np.random.Generator
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """OLS slope of the overall arena rating on each benchmark measure (rating points per unit)."""
     rows, reps = [], {}
     for m in measures:
         j = pd.DataFrame({"y": arena, "x": X[m].reindex(arena.index)}).dropna()
         x, y = j["x"].to_numpy(), j["y"].to_numpy()
         if len(j) < 5 or np.std(x) == 0:
-            rows.append({"measure": m, "slope": np.nan, "ci_lo": np.nan, "ci_hi": np.nan, "n": len(j)})
+            rows.append(
+                {"measure": m, "slope": np.nan, "ci_lo": np.nan, "ci_hi": np.nan, "n": len(j)}
+            )
             reps[m] = np.full(n_boot, np.nan)
             continue
         slope = float(np.polyfit(x, y, 1)[0])
@@ -431,9 +526,14 @@ def calibration_slopes(arena: pd.Series, X: pd.DataFrame, measures: list[str], n
     return pd.DataFrame(rows), reps
 
 
-def frontier_table(tables: dict[str, pd.DataFrame], Xb: pd.DataFrame, factor: pd.Series,
-                   cats: list[str], n_boot: int, rng: np.random.Generator
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def frontier_table(
+    tables: dict[str, pd.DataFrame],
+    Xb: pd.DataFrame,
+    factor: pd.Series,
+    cats: list[str],
+    n_boot: int,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Per-quarter open vs closed frontier on arena categories and benchmark measures.
 
     Returns
@@ -455,14 +555,25 @@ def frontier_table(tables: dict[str, pd.DataFrame], Xb: pd.DataFrame, factor: pd
     last_q = overall["release_date"].max().to_period("Q")
     quarters = _quarters(last_q)
     rated = overall.index
-    bench = pd.concat([Xb[[AA_INDEX, ECI]].reindex(rated), factor.reindex(rated).rename(FACTOR)], axis=1)
-    calib, slope_reps = calibration_slopes(overall["target"], bench, list(BENCH_MEASURES), n_boot, rng)
+    bench = pd.concat(
+        [Xb[[AA_INDEX, ECI]].reindex(rated), factor.reindex(rated).rename(FACTOR)], axis=1
+    )
+    calib, slope_reps = calibration_slopes(
+        overall["target"], bench, list(BENCH_MEASURES), n_boot, rng
+    )
     slope = calib.set_index("measure")["slope"]
     frames, reps = [], {}
     for cat in cats:
         t = target_frame(tables, cat, "style")
-        tab, rp = frontier_measure(t["target"], t["target_err"], t["release_date"], is_open.reindex(t.index),
-                                   quarters, n_boot, rng)
+        tab, rp = frontier_measure(
+            t["target"],
+            t["target_err"],
+            t["release_date"],
+            is_open.reindex(t.index),
+            quarters,
+            n_boot,
+            rng,
+        )
         tab.insert(0, "measure", f"arena:{cat}")
         tab.insert(1, "kind", "arena")
         frames.append(tab)
@@ -470,8 +581,9 @@ def frontier_table(tables: dict[str, pd.DataFrame], Xb: pd.DataFrame, factor: pd
     rel = models["release_date"]
     for m in BENCH_MEASURES:
         vals = bench[m].dropna()
-        tab, rp = frontier_measure(vals, None, rel.reindex(vals.index), is_open.reindex(vals.index),
-                                   quarters, 0, rng)
+        tab, rp = frontier_measure(
+            vals, None, rel.reindex(vals.index), is_open.reindex(vals.index), quarters, 0, rng
+        )
         tab.insert(0, "measure", m)
         tab.insert(1, "kind", "benchmark")
         tab["gap_rating_points"] = tab["gap"] * slope.get(m, np.nan)
@@ -480,15 +592,25 @@ def frontier_table(tables: dict[str, pd.DataFrame], Xb: pd.DataFrame, factor: pd
         tab["gap_rating_points_ci_lo"] = [(_ci(pts[:, k])[0]) for k in range(len(g))]
         tab["gap_rating_points_ci_hi"] = [(_ci(pts[:, k])[1]) for k in range(len(g))]
         frames.append(tab)
-        reps[m] = {"gap": rp["gap"], "lag": rp["lag"], "slope": slope_reps[m],
-                   "slope_point": float(slope.get(m, np.nan))}
+        reps[m] = {
+            "gap": rp["gap"],
+            "lag": rp["lag"],
+            "slope": slope_reps[m],
+            "slope_point": float(slope.get(m, np.nan)),
+        }
     frontier = pd.concat(frames, ignore_index=True)
     summary = frontier_summary(frontier, reps, quarters, n_boot, rng)
     return frontier, summary, calib, reps
 
 
-def frontier_summary(frontier: pd.DataFrame, reps: dict[str, Any], quarters: list[pd.Period], n_boot: int,
-                     rng: np.random.Generator, since: str = "2024Q1") -> pd.DataFrame:
+def frontier_summary(
+    frontier: pd.DataFrame,
+    reps: dict[str, Any],
+    quarters: list[pd.Period],
+    n_boot: int,
+    rng: np.random.Generator,
+    since: str = "2024Q1",
+) -> pd.DataFrame:
     """Average gap and lag per measure over quarters since ``since``, and overstatement.
 
     Overstatement of open models by benchmark ``b`` on arena category ``c``: mean over
@@ -511,7 +633,14 @@ def frontier_summary(frontier: pd.DataFrame, reps: dict[str, Any], quarters: lis
             qi = rng.integers(0, nq, size=(n_boot, nq))
             src = a[1:] if a.shape[0] > 1 else np.repeat(a[:1], n_boot, axis=0)
             boot = np.take_along_axis(src, qi, axis=1).mean(axis=1)
-            rows.append({"measure": meas, "statistic": f"mean_{what}", "reference": "", **_stat(value, boot, nq)})
+            rows.append(
+                {
+                    "measure": meas,
+                    "statistic": f"mean_{what}",
+                    "reference": "",
+                    **_stat(value, boot, nq),
+                }
+            )
     arena = [m for m in reps if m.startswith("arena:")]
     for b in BENCH_MEASURES:
         if b not in reps:
@@ -534,8 +663,14 @@ def frontier_summary(frontier: pd.DataFrame, reps: dict[str, Any], quarters: lis
                 nq = dd.shape[1]
                 qi = rng.integers(0, nq, size=(dd.shape[0] - 1, nq))
                 boot = np.take_along_axis(dd[1:], qi, axis=1).mean(axis=1)
-                rows.append({"measure": c, "statistic": f"overstatement_{what}", "reference": b,
-                             **_stat(float(dd[0].mean()), boot, nq)})
+                rows.append(
+                    {
+                        "measure": c,
+                        "statistic": f"overstatement_{what}",
+                        "reference": b,
+                        **_stat(float(dd[0].mean()), boot, nq),
+                    }
+                )
     out = pd.DataFrame(rows)
     out.attrs["quarters"] = qlab
     return out
@@ -555,8 +690,15 @@ def ceiling(scores: np.ndarray) -> float:
     return np.nan
 
 
-def reliability_table(arena: pd.Series, Xb: pd.DataFrame, release: pd.Series, n_boot: int,
-                      rng: np.random.Generator, min_cohort: int = 10, min_cohorts: int = 2) -> pd.DataFrame:
+def reliability_table(
+    arena: pd.Series,
+    Xb: pd.DataFrame,
+    release: pd.Series,
+    n_boot: int,
+    rng: np.random.Generator,
+    min_cohort: int = 10,
+    min_cohorts: int = 2,
+) -> pd.DataFrame:
     """Spearman with the arena and saturation per benchmark and half-year cohort.
 
     Returns
@@ -582,9 +724,22 @@ def reliability_table(arena: pd.Series, Xb: pd.DataFrame, release: pd.Series, n_
         sub = []
         for coh, grp in s.groupby(half.reindex(s.index)):
             j = pd.DataFrame({"x": grp, "y": arena.reindex(grp.index)}).dropna()
-            sat = float((grp >= 0.95 * ceil_v).mean()) if np.isfinite(ceil_v) and ceil_v > 0 else np.nan
-            rec = {"benchmark": col, "cohort": coh, "n": len(j), "n_scored": len(grp), "saturation": sat,
-                   "ceiling": ceil_v, "spearman": np.nan, "ci_lo": np.nan, "ci_hi": np.nan}
+            sat = (
+                float((grp >= 0.95 * ceil_v).mean())
+                if np.isfinite(ceil_v) and ceil_v > 0
+                else np.nan
+            )
+            rec = {
+                "benchmark": col,
+                "cohort": coh,
+                "n": len(j),
+                "n_scored": len(grp),
+                "saturation": sat,
+                "ceiling": ceil_v,
+                "spearman": np.nan,
+                "ci_lo": np.nan,
+                "ci_hi": np.nan,
+            }
             if len(j) >= min_cohort:
                 x, y = j["x"].to_numpy(), j["y"].to_numpy()
                 rec["spearman"] = spearman(x, y)
@@ -592,15 +747,29 @@ def reliability_table(arena: pd.Series, Xb: pd.DataFrame, release: pd.Series, n_
             sub.append(rec)
         if sum(np.isfinite(r["spearman"]) for r in sub) >= min_cohorts:
             rows.extend(sub)
-    out = pd.DataFrame(rows, columns=["benchmark", "cohort", "n", "spearman", "ci_lo", "ci_hi", "n_scored",
-                                      "saturation", "ceiling"])
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "benchmark",
+            "cohort",
+            "n",
+            "spearman",
+            "ci_lo",
+            "ci_hi",
+            "n_scored",
+            "saturation",
+            "ceiling",
+        ],
+    )
     return out.sort_values(["benchmark", "cohort"], kind="mergesort").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------- 4. claimed
 
 
-EFFORT_SUFFIX = re.compile(r"^-(thinking(-\d+k)?(-bedrock)?|reasoning|high|xhigh|medium|highthinking)$")
+EFFORT_SUFFIX = re.compile(
+    r"^-(thinking(-\d+k)?(-bedrock)?|reasoning|high|xhigh|medium|highthinking)$"
+)
 VARIANT_MAX_DAYS = 60
 
 
@@ -616,7 +785,7 @@ def effort_variants(model_id: str, models: pd.DataFrame, candidates: set[str]) -
     base = rel.get(model_id)
     out = [model_id]
     for c in sorted(candidates):
-        if c.startswith(model_id + "-") and EFFORT_SUFFIX.match(c[len(model_id):]):
+        if c.startswith(model_id + "-") and EFFORT_SUFFIX.match(c[len(model_id) :]):
             r = rel.get(c)
             if pd.isna(r) or pd.isna(base) or abs((r - base).days) <= VARIANT_MAX_DAYS:
                 out.append(c)
@@ -650,8 +819,10 @@ def claimed_pairs(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for cb, (label, targets) in CLAIM_PAIRS.items():
         c = claims[claims["benchmark"] == cb].set_index("model_id")["score"] * CLAIM_SCALE
-        ind = {ib: indep[indep["benchmark"] == ib].set_index("model_id")["score"] * factor
-               for ib, factor in targets}
+        ind = {
+            ib: indep[indep["benchmark"] == ib].set_index("model_id")["score"] * factor
+            for ib, factor in targets
+        }
         for mid in c.index:
             vals, used = {}, set()
             for ib, s in ind.items():
@@ -662,20 +833,47 @@ def claimed_pairs(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                     used.add(best)
             if not vals:
                 continue
-            rows.append({"model_id": mid, "organization": models["organization"].get(mid),
-                         "open_weights": is_open.get(mid, np.nan), "benchmark": label,
-                         "claimed": float(c[mid]), "independent": float(np.mean(list(vals.values()))),
-                         "sources": ";".join(sorted(vals)), "variants": ";".join(sorted(used))})
-    out = pd.DataFrame(rows, columns=["model_id", "organization", "open_weights", "benchmark", "claimed",
-                                      "independent", "sources", "variants"])
+            rows.append(
+                {
+                    "model_id": mid,
+                    "organization": models["organization"].get(mid),
+                    "open_weights": is_open.get(mid, np.nan),
+                    "benchmark": label,
+                    "claimed": float(c[mid]),
+                    "independent": float(np.mean(list(vals.values()))),
+                    "sources": ";".join(sorted(vals)),
+                    "variants": ";".join(sorted(used)),
+                }
+            )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "model_id",
+            "organization",
+            "open_weights",
+            "benchmark",
+            "claimed",
+            "independent",
+            "sources",
+            "variants",
+        ],
+    )
     out["gap"] = out["claimed"] - out["independent"]
     out["organization"] = out["organization"].fillna("unknown")
-    return out.sort_values(["organization", "model_id", "benchmark"], kind="mergesort").reset_index(drop=True)
+    return out.sort_values(["organization", "model_id", "benchmark"], kind="mergesort").reset_index(
+        drop=True
+    )
 
 
-def _cluster_mean(gaps: pd.Series, clusters: pd.Series, n_boot: int, rng: np.random.Generator) -> dict[str, float]:
+def _cluster_mean(
+    gaps: pd.Series, clusters: pd.Series, n_boot: int, rng: np.random.Generator
+) -> dict[str, float]:
     """Mean gap with a bootstrap over clusters (models)."""
-    g = pd.DataFrame({"g": gaps.to_numpy(), "c": clusters.to_numpy()}).groupby("c")["g"].agg(["sum", "count"])
+    g = (
+        pd.DataFrame({"g": gaps.to_numpy(), "c": clusters.to_numpy()})
+        .groupby("c")["g"]
+        .agg(["sum", "count"])
+    )
     sums, cnts = g["sum"].to_numpy(), g["count"].to_numpy()
     k = len(sums)
     value = float(sums.sum() / cnts.sum()) if k else np.nan
@@ -689,8 +887,9 @@ def _cluster_mean(gaps: pd.Series, clusters: pd.Series, n_boot: int, rng: np.ran
     return out
 
 
-def claimed_vs_independent(tables: dict[str, pd.DataFrame], n_boot: int, rng: np.random.Generator,
-                           min_models: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+def claimed_vs_independent(
+    tables: dict[str, pd.DataFrame], n_boot: int, rng: np.random.Generator, min_models: int = 3
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
     """Pairs, per-organisation and per-benchmark mean gaps (points on a 0-100 scale).
 
     Organisations with fewer than ``min_models`` paired models are pooled as ``other``.
@@ -704,10 +903,18 @@ def claimed_vs_independent(tables: dict[str, pd.DataFrame], n_boot: int, rng: np
         by_org.append({"organization": org, **_cluster_mean(g["gap"], g["model_id"], n_boot, rng)})
     for bench, g in pairs.groupby("benchmark", sort=True):
         by_bench.append({"benchmark": bench, **_cluster_mean(g["gap"], g["model_id"], n_boot, rng)})
-    overall = _cluster_mean(pairs["gap"], pairs["model_id"], n_boot, rng) if len(pairs) else _stat(np.nan, None, 0)
+    overall = (
+        _cluster_mean(pairs["gap"], pairs["model_id"], n_boot, rng)
+        if len(pairs)
+        else _stat(np.nan, None, 0)
+    )
     cols = ["value", "ci_lo", "ci_hi", "n", "n_models", "median"]
-    org = pd.DataFrame(by_org, columns=["organization", *cols]).sort_values("value", ascending=False, kind="mergesort")
-    bench = pd.DataFrame(by_bench, columns=["benchmark", *cols]).sort_values("value", ascending=False, kind="mergesort")
+    org = pd.DataFrame(by_org, columns=["organization", *cols]).sort_values(
+        "value", ascending=False, kind="mergesort"
+    )
+    bench = pd.DataFrame(by_bench, columns=["benchmark", *cols]).sort_values(
+        "value", ascending=False, kind="mergesort"
+    )
     return pairs, org.reset_index(drop=True), bench.reset_index(drop=True), overall
 
 
@@ -727,7 +934,9 @@ def general_factor(Xb: pd.DataFrame, target: pd.DataFrame, min_sources: int = 3)
     bench_cols = [c for c in Xb.columns if is_benchmark_column(c)]
     has = Xb[bench_cols].notna().any(axis=1)
     t = target[target.index.isin(has[has].index)]
-    est = UtilityRegressor(**{**CATEGORY_PARAMS}, random_state=0).fit(Xb.loc[t.index], t["target"].to_numpy())
+    est = UtilityRegressor(**{**CATEGORY_PARAMS}, random_state=0).fit(
+        Xb.loc[t.index], t["target"].to_numpy()
+    )
     eng = est.engineer(Xb)
     obs = Xb[bench_cols].notna()
     prefixes = pd.Index([c.split(".")[0] for c in bench_cols])
@@ -743,8 +952,9 @@ def arena_categories(tables: dict[str, pd.DataFrame]) -> list[str]:
     return main + sorted(c for c in avail if c.startswith("industry_"))
 
 
-def analyse(tables: dict[str, pd.DataFrame], n_boot: int = 1000, seed: int = 0,
-            min_train: int = 30) -> Analysis:
+def analyse(
+    tables: dict[str, pd.DataFrame], n_boot: int = 1000, seed: int = 0, min_train: int = 30
+) -> Analysis:
     """Run every analysis of the report on a loaded snapshot.
 
     Parameters
@@ -795,19 +1005,36 @@ def analyse(tables: dict[str, pd.DataFrame], n_boot: int = 1000, seed: int = 0,
     rel = tables["models"].set_index("model_id")["release_date"]
     reliability = reliability_table(overall_t["target"], Xb, rel, n_boot, rng)
     pairs, by_org, by_bench, claim_all = claimed_vs_independent(tables, n_boot, rng)
-    a = Analysis(divergence=div, divergence_trend=divergence_trend(div, n_boot, rng),
-                 category_divergence=category_div, open_closed=open_closed,
-                 frontier=frontier, frontier_summary=fsum, calibration=calib, reliability=reliability,
-                 claimed=pairs, claimed_by_org=by_org, claimed_by_benchmark=by_bench)
-    a.info = {"n_boot": n_boot, "seed": seed, "min_train": min_train, "categories": cats,
-              "claimed_overall": claim_all, "n_rated": int(len(overall_t)),
-              "ratings_until": str(tables["ratings"]["snapshot_date"].max().date())}
+    a = Analysis(
+        divergence=div,
+        divergence_trend=divergence_trend(div, n_boot, rng),
+        category_divergence=category_div,
+        open_closed=open_closed,
+        frontier=frontier,
+        frontier_summary=fsum,
+        calibration=calib,
+        reliability=reliability,
+        claimed=pairs,
+        claimed_by_org=by_org,
+        claimed_by_benchmark=by_bench,
+    )
+    a.info = {
+        "n_boot": n_boot,
+        "seed": seed,
+        "min_train": min_train,
+        "categories": cats,
+        "claimed_overall": claim_all,
+        "n_rated": int(len(overall_t)),
+        "ratings_until": str(tables["ratings"]["snapshot_date"].max().date()),
+    }
     a.findings = headline_findings(a, rng)
     return a
 
 
 def _fs(row: pd.Series | dict) -> dict[str, float]:
-    return {k: (float(row[k]) if k != "n" else int(row[k])) for k in ["value", "ci_lo", "ci_hi", "n"]}
+    return {
+        k: (float(row[k]) if k != "n" else int(row[k])) for k in ["value", "ci_lo", "ci_hi", "n"]
+    }
 
 
 def headline_findings(a: Analysis, rng: np.random.Generator) -> dict[str, Any]:
@@ -830,16 +1057,27 @@ def headline_findings(a: Analysis, rng: np.random.Generator) -> dict[str, Any]:
     if len(fs):
         over = fs[fs["statistic"].str.startswith("overstatement")]
         f["overstatement_by_benchmarks"] = {
-            f"{r['measure']}|{r['reference']}|{r['statistic'].split('_')[1]}": _fs(r) for _, r in over.iterrows()}
+            f"{r['measure']}|{r['reference']}|{r['statistic'].split('_')[1]}": _fs(r)
+            for _, r in over.iterrows()
+        }
         mean = fs[fs["statistic"].isin(["mean_lag", "mean_gap"])]
-        f["frontier_mean_since_2024"] = {f"{r['measure']}|{r['statistic']}": _fs(r) for _, r in mean.iterrows()}
+        f["frontier_mean_since_2024"] = {
+            f"{r['measure']}|{r['statistic']}": _fs(r) for _, r in mean.iterrows()
+        }
     fr = a.frontier
     last = fr.dropna(subset=["gap"]).groupby("measure").tail(1)
     f["frontier_latest_quarter"] = {
-        r["measure"]: {"quarter": r["quarter"], "gap": float(r["gap"]), "gap_ci_lo": float(r["gap_ci_lo"]),
-                       "gap_ci_hi": float(r["gap_ci_hi"]), "lag_months": float(r["lag_months"]),
-                       "best_open": r["best_open"], "best_closed": r["best_closed"]}
-        for _, r in last.iterrows()}
+        r["measure"]: {
+            "quarter": r["quarter"],
+            "gap": float(r["gap"]),
+            "gap_ci_lo": float(r["gap_ci_lo"]),
+            "gap_ci_hi": float(r["gap_ci_hi"]),
+            "lag_months": float(r["lag_months"]),
+            "best_open": r["best_open"],
+            "best_closed": r["best_closed"],
+        }
+        for _, r in last.iterrows()
+    }
     rl = a.reliability.dropna(subset=["spearman"])
     if len(rl):
         by = rl.groupby("cohort")["spearman"]
@@ -847,22 +1085,33 @@ def headline_findings(a: Analysis, rng: np.random.Generator) -> dict[str, Any]:
         trend = {}
         for b, g in rl.groupby("benchmark"):
             g = g.sort_values("cohort")
-            trend[b] = {"first_cohort": g["cohort"].iloc[0], "first": float(g["spearman"].iloc[0]),
-                        "first_ci": [float(g["ci_lo"].iloc[0]), float(g["ci_hi"].iloc[0])],
-                        "last_cohort": g["cohort"].iloc[-1], "last": float(g["spearman"].iloc[-1]),
-                        "last_ci": [float(g["ci_lo"].iloc[-1]), float(g["ci_hi"].iloc[-1])]}
+            trend[b] = {
+                "first_cohort": g["cohort"].iloc[0],
+                "first": float(g["spearman"].iloc[0]),
+                "first_ci": [float(g["ci_lo"].iloc[0]), float(g["ci_hi"].iloc[0])],
+                "last_cohort": g["cohort"].iloc[-1],
+                "last": float(g["spearman"].iloc[-1]),
+                "last_ci": [float(g["ci_lo"].iloc[-1]), float(g["ci_hi"].iloc[-1])],
+            }
         f["reliability_trend"] = trend
-        f["reliability_n_benchmarks_declining"] = int(sum(
-            1 for t in trend.values() if t["last_ci"][1] < t["first"]))
+        f["reliability_n_benchmarks_declining"] = int(
+            sum(1 for t in trend.values() if t["last_ci"][1] < t["first"])
+        )
         f["reliability_n_benchmarks"] = len(trend)
         sat = a.reliability.dropna(subset=["saturation"])
         latest = sat.sort_values("cohort").groupby("benchmark").tail(1)
         f["saturated_benchmarks_latest_cohort"] = {
             r["benchmark"]: {"cohort": r["cohort"], "saturation": float(r["saturation"])}
-            for _, r in latest[latest["saturation"] >= 0.25].iterrows()}
+            for _, r in latest[latest["saturation"] >= 0.25].iterrows()
+        }
     ca = a.info.get("claimed_overall", {})
-    f["claimed_minus_independent_points"] = {k: (float(v) if k not in {"n", "n_models"} else int(v))
-                                             for k, v in ca.items()}
-    f["claimed_by_organization"] = {r["organization"]: _fs(r) for _, r in a.claimed_by_org.iterrows()}
-    f["claimed_by_benchmark"] = {r["benchmark"]: _fs(r) for _, r in a.claimed_by_benchmark.iterrows()}
+    f["claimed_minus_independent_points"] = {
+        k: (float(v) if k not in {"n", "n_models"} else int(v)) for k, v in ca.items()
+    }
+    f["claimed_by_organization"] = {
+        r["organization"]: _fs(r) for _, r in a.claimed_by_org.iterrows()
+    }
+    f["claimed_by_benchmark"] = {
+        r["benchmark"]: _fs(r) for _, r in a.claimed_by_benchmark.iterrows()
+    }
     return f

@@ -50,14 +50,27 @@ TARGETS: dict[str, tuple[float, str]] = {
     "predict_100k_s": (1.0, "s"),
     "peak_rss_mb": (1500.0, "MB"),
 }
-TIMED = ["pipeline_s", "peak_rss_mb", "load_s", "predict_1row_p50_ms", "predict_1row_p99_ms", "predict_100k_s"]
+TIMED = [
+    "pipeline_s",
+    "peak_rss_mb",
+    "load_s",
+    "predict_1row_p50_ms",
+    "predict_1row_p99_ms",
+    "predict_100k_s",
+]
 ACCURACY_METRICS = ["rmse", "mae", "spearman", "pairwise_acc", "coverage"]
 N_BIG = 100_000
 
 
 # ---- subprocess helpers --------------------------------------------------------------
-def _run(cmd: list[str], env: dict[str, str], cwd: Path, log_dir: Path, name: str,
-         timeout: float = 7200.0) -> dict[str, Any]:
+def _run(
+    cmd: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log_dir: Path,
+    name: str,
+    timeout: float = 7200.0,
+) -> dict[str, Any]:
     """Run ``cmd``; wall time, exit code and the peak RSS of that process (and its children)."""
     out_path, err_path = log_dir / f"{name}.out", log_dir / f"{name}.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -71,11 +84,18 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path, log_dir: Path, name: st
             timer.cancel()
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    scale = (
+        1024 * 1024 if sys.platform == "darwin" else 1024
+    )  # ru_maxrss: bytes on macOS, KiB on Linux
     stderr = err_path.read_text(errors="replace")
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    return {"rc": proc.returncode, "wall_s": wall, "peak_rss_mb": usage.ru_maxrss / scale,
-            "stdout": out_path.read_text(errors="replace"), "stderr_tail": lines[-1] if lines else ""}
+    return {
+        "rc": proc.returncode,
+        "wall_s": wall,
+        "peak_rss_mb": usage.ru_maxrss / scale,
+        "stdout": out_path.read_text(errors="replace"),
+        "stderr_tail": lines[-1] if lines else "",
+    }
 
 
 def _last_json(text: str) -> dict[str, Any]:
@@ -101,8 +121,12 @@ def _latency(predict, rows: list, warmup: int = 5) -> dict[str, float]:
         t = time.perf_counter_ns()
         predict(r)
         times.append((time.perf_counter_ns() - t) / 1e6)
-    return {"predict_1row_p50_ms": _percentile(times, 0.5), "predict_1row_p99_ms": _percentile(times, 0.99),
-            "predict_1row_mean_ms": sum(times) / len(times), "n_calls": len(times)}
+    return {
+        "predict_1row_p50_ms": _percentile(times, 0.5),
+        "predict_1row_p99_ms": _percentile(times, 0.99),
+        "predict_1row_mean_ms": sum(times) / len(times),
+        "n_calls": len(times),
+    }
 
 
 def _big(predict, frame, repeats: int) -> dict[str, Any]:
@@ -121,8 +145,11 @@ def _worker_serve(args: argparse.Namespace) -> dict[str, Any]:
     from divergence import load_predictor
 
     pred = load_predictor(args.model_uri) if args.model_uri else load_predictor()
-    res: dict[str, Any] = {"load_s": time.perf_counter() - t0, "mlflow_imported": "mlflow" in sys.modules,
-                           "xgboost_imported": "xgboost" in sys.modules}
+    res: dict[str, Any] = {
+        "load_s": time.perf_counter() - t0,
+        "mlflow_imported": "mlflow" in sys.modules,
+        "xgboost_imported": "xgboost" in sys.modules,
+    }
     if args.calls <= 0:
         return res
     import numpy as np
@@ -182,7 +209,11 @@ def _worker_sklearn_serve(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
-WORKERS = {"serve": _worker_serve, "sklearn-fit": _worker_sklearn_fit, "sklearn-serve": _worker_sklearn_serve}
+WORKERS = {
+    "serve": _worker_serve,
+    "sklearn-fit": _worker_sklearn_fit,
+    "sklearn-serve": _worker_sklearn_serve,
+}
 
 
 # ---- the benchmark -------------------------------------------------------------------
@@ -191,9 +222,12 @@ def machine() -> dict[str, Any]:
     import importlib.metadata as md
 
     info: dict[str, Any] = {
-        "platform": platform.platform(), "machine": platform.machine(),
-        "processor": platform.processor() or None, "cpu_count": os.cpu_count(),
-        "python": platform.python_version(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "1"),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "1"),
     }
     if hasattr(os, "getloadavg"):
         info["loadavg_start"] = [round(v, 2) for v in os.getloadavg()]
@@ -222,9 +256,15 @@ def machine() -> dict[str, Any]:
 
 def _env(tracking_uri: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update({"MLFLOW_TRACKING_URI": tracking_uri, "DIVERGENCE_HOME": str(home),
-                "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONHASHSEED": "0",
-                "GIT_PYTHON_REFRESH": "quiet"})
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "DIVERGENCE_HOME": str(home),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            "PYTHONHASHSEED": "0",
+            "GIT_PYTHON_REFRESH": "quiet",
+        }
+    )
     src = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
@@ -240,7 +280,9 @@ def _experiment_file(src: Path, dest: Path, quick: bool) -> dict[str, Any]:
         raw.setdefault("tuning", {})["n_trials"] = 2
         raw.setdefault("evaluation", {})["n_boot"] = 200
         raw.setdefault("split", {})["n_test"] = 10
-        raw["split"]["rolling_min_train"] = 1_000_000  # no quarter qualifies: rolling origin skipped
+        raw["split"]["rolling_min_train"] = (
+            1_000_000  # no quarter qualifies: rolling origin skipped
+        )
     dest.write_text(yaml.safe_dump(raw, sort_keys=False))
     from divergence.experiment import load_experiment
 
@@ -278,37 +320,66 @@ def _accuracy(tracking_uri: str, exp_name: str) -> dict[str, Any]:
     exp = client.get_experiment_by_name(f"divergence-{exp_name}")
     if exp is None:
         return {"error": f"no MLflow experiment divergence-{exp_name}"}
-    runs = client.search_runs([exp.experiment_id], "tags.mlflow.runName = 'evaluate'",
-                              order_by=["attributes.start_time DESC"], max_results=1)
+    runs = client.search_runs(
+        [exp.experiment_id],
+        "tags.mlflow.runName = 'evaluate'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     if not runs:
         return {"error": "no evaluate run"}
     run_id = runs[0].info.run_id
     with tempfile.TemporaryDirectory() as td:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="walkforward_metrics.csv",
-                                                   dst_path=td, tracking_uri=tracking_uri)
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path="walkforward_metrics.csv",
+            dst_path=td,
+            tracking_uri=tracking_uri,
+        )
         df = pd.read_csv(path)
     rows = []
     for r in df.itertuples(index=False):
-        rows.append({"method": r.method, "metric": r.metric,
-                     **{k: (None if pd.isna(getattr(r, k, None)) else float(getattr(r, k)))
-                        for k in ["value", "ci_lo", "ci_hi"]}})
+        rows.append(
+            {
+                "method": r.method,
+                "metric": r.metric,
+                **{
+                    k: (None if pd.isna(getattr(r, k, None)) else float(getattr(r, k)))
+                    for k in ["value", "ci_lo", "ci_hi"]
+                },
+            }
+        )
     table: dict[str, dict[str, Any]] = {}
     for r in rows:
         if r["metric"] in ACCURACY_METRICS:
             table.setdefault(r["method"], {})[r["metric"]] = [r["value"], r["ci_lo"], r["ci_hi"]]
-    return {"source": f"run {run_id} artifact walkforward_metrics.csv", "table": table, "rows": rows}
+    return {
+        "source": f"run {run_id} artifact walkforward_metrics.csv",
+        "table": table,
+        "rows": rows,
+    }
 
 
 def _status(name: str, value: Any) -> dict[str, Any]:
     limit, unit = TARGETS[name]
     ok = value is not None and value <= limit
-    return {"value": value, "limit": limit, "unit": unit,
-            "status": "n/a" if value is None else ("PASS" if ok else "MISS")}
+    return {
+        "value": value,
+        "limit": limit,
+        "unit": unit,
+        "status": "n/a" if value is None else ("PASS" if ok else "MISS"),
+    }
 
 
-def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | None = None,
-              experiment: Path | None = None, n_trials: int | None = None, keep: Path | None = None,
-              calls: int | None = None) -> dict[str, Any]:
+def run_bench(
+    quick: bool = False,
+    raw: Path | None = None,
+    snapshot: Path | None = None,
+    experiment: Path | None = None,
+    n_trials: int | None = None,
+    keep: Path | None = None,
+    calls: int | None = None,
+) -> dict[str, Any]:
     """Run every measurement; returns the ``bench.json`` content (see module docstring)."""
     from divergence.config import default_raw_dir, project_root
 
@@ -321,7 +392,9 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="divergence-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     if keep and any(work.iterdir()):
-        raise SystemExit(f"error: --keep {work}: directory not empty (a fresh MLflow store is needed)")
+        raise SystemExit(
+            f"error: --keep {work}: directory not empty (a fresh MLflow store is needed)"
+        )
     home = work / "home"
     logs = work / "logs"
     for d in (home, logs):
@@ -340,11 +413,20 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
     notes: list[str] = []
     failed: list[str] = []
     out: dict[str, Any] = {
-        "schema": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": quick,
+        "schema": 1,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": quick,
         "machine": machine(),
-        "config": {"experiment": str(experiment), "snapshot": str(snapshot), "n_trials": exp["n_trials"],
-                   "n_boot": exp["n_boot"], "n_test": exp["n_test"], "latency_calls": calls,
-                   "batch_rows": N_BIG, "batch_repeats": repeats},
+        "config": {
+            "experiment": str(experiment),
+            "snapshot": str(snapshot),
+            "n_trials": exp["n_trials"],
+            "n_boot": exp["n_boot"],
+            "n_test": exp["n_test"],
+            "latency_calls": calls,
+            "batch_rows": N_BIG,
+            "batch_repeats": repeats,
+        },
         "n_trials": exp["n_trials"],
     }
     from divergence.progress import log
@@ -357,18 +439,37 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
         notes.append(f"data_build_s: skipped, raw data not found at {raw}")
     else:
         log(f"bench: data build from {raw}")
-        r = _run([py, "-m", "divergence", "data", "build", "--raw", str(raw), "--out", str(work / "snapshot")],
-                 env, home, logs, "data_build")
+        r = _run(
+            [
+                py,
+                "-m",
+                "divergence",
+                "data",
+                "build",
+                "--raw",
+                str(raw),
+                "--out",
+                str(work / "snapshot"),
+            ],
+            env,
+            home,
+            logs,
+            "data_build",
+        )
         if r["rc"] == 0:
             out["data_build_s"] = r["wall_s"]
             out["data_build_peak_rss_mb"] = r["peak_rss_mb"]
             try:
                 built = json.loads((work / "snapshot" / "manifest.json").read_text())["tables"]
                 ref = json.loads((snapshot / "manifest.json").read_text())["tables"]
-                same = {k: v["sha256"] for k, v in built.items()} == {k: v["sha256"] for k, v in ref.items()}
+                same = {k: v["sha256"] for k, v in built.items()} == {
+                    k: v["sha256"] for k, v in ref.items()
+                }
                 out["data_build_matches_snapshot"] = same
                 if not same:
-                    notes.append("the rebuilt snapshot differs from the committed one (pipeline uses the committed one)")
+                    notes.append(
+                        "the rebuilt snapshot differs from the committed one (pipeline uses the committed one)"
+                    )
             except (OSError, KeyError, ValueError) as exc:
                 notes.append(f"cannot compare manifests: {exc}")
         else:
@@ -377,7 +478,16 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
 
     # 2. pipeline
     log(f"bench: divergence main, {exp['n_trials']} trials")
-    cmd = [py, "-m", "divergence", "main", "--experiment", str(exp_path), "--snapshot", str(snapshot)]
+    cmd = [
+        py,
+        "-m",
+        "divergence",
+        "main",
+        "--experiment",
+        str(exp_path),
+        "--snapshot",
+        str(snapshot),
+    ]
     if n_trials is not None:
         cmd += ["--n-trials", str(n_trials)]
     r = _run(cmd, env, home, logs, "pipeline")
@@ -393,14 +503,48 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
     # 3. sklearn reference (same rows and features)
     log("bench: scikit-learn reference")
     skl_dir = work / "sklearn"
-    s = _run([py, "-m", "divergence.bench", "--worker", "sklearn-fit", "--experiment", str(exp_path),
-              "--snapshot", str(snapshot), "--save", str(skl_dir)], env, home, logs, "sklearn_fit")
+    s = _run(
+        [
+            py,
+            "-m",
+            "divergence.bench",
+            "--worker",
+            "sklearn-fit",
+            "--experiment",
+            str(exp_path),
+            "--snapshot",
+            str(snapshot),
+            "--save",
+            str(skl_dir),
+        ],
+        env,
+        home,
+        logs,
+        "sklearn_fit",
+    )
     sk: dict[str, Any] = {"model": "SimpleImputer(strategy='median') + Ridge(alpha=1.0)"}
     if s["rc"] == 0:
         sk.update(_last_json(s["stdout"]))
         sk["pipeline_s"], sk["peak_rss_mb"] = s["wall_s"], s["peak_rss_mb"]
-        s = _run([py, "-m", "divergence.bench", "--worker", "sklearn-serve", "--model-uri", str(skl_dir),
-                  "--calls", str(calls), "--repeats", str(repeats)], env, home, logs, "sklearn_serve")
+        s = _run(
+            [
+                py,
+                "-m",
+                "divergence.bench",
+                "--worker",
+                "sklearn-serve",
+                "--model-uri",
+                str(skl_dir),
+                "--calls",
+                str(calls),
+                "--repeats",
+                str(repeats),
+            ],
+            env,
+            home,
+            logs,
+            "sklearn_serve",
+        )
         if s["rc"] == 0:
             sk.update(_last_json(s["stdout"]))
         else:
@@ -427,23 +571,74 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
         if uri is not None:
             notes.append(why)
         log(f"bench: cold load + predict ({out['model_uri']})")
-        cmd = [py, "-m", "divergence.bench", "--worker", "serve", "--calls", str(calls), "--repeats", str(repeats)]
+        cmd = [
+            py,
+            "-m",
+            "divergence.bench",
+            "--worker",
+            "serve",
+            "--calls",
+            str(calls),
+            "--repeats",
+            str(repeats),
+        ]
         if uri:
             cmd += ["--model-uri", uri]
         s = _run(cmd, env, home, logs, "serve")
         if s["rc"] == 0:
             res = _last_json(s["stdout"])
-            out.update({k: res[k] for k in ["load_s", "predict_1row_p50_ms", "predict_1row_p99_ms", "predict_100k_s"]})
-            out["serve_detail"] = {**{k: v for k, v in res.items() if k not in out},
-                                   "serve_peak_rss_mb": s["peak_rss_mb"]}
+            out.update(
+                {
+                    k: res[k]
+                    for k in [
+                        "load_s",
+                        "predict_1row_p50_ms",
+                        "predict_1row_p99_ms",
+                        "predict_100k_s",
+                    ]
+                }
+            )
+            out["serve_detail"] = {
+                **{k: v for k, v in res.items() if k not in out},
+                "serve_peak_rss_mb": s["peak_rss_mb"],
+            }
         else:
             failed.append("serve")
             notes.append(f"serve failed: {s['stderr_tail']}")
-        s = _run([py, "-m", "divergence", "export", "--model-uri", out["model_uri"], "--out", str(work / "export")],
-                 env, home, logs, "export")
+        s = _run(
+            [
+                py,
+                "-m",
+                "divergence",
+                "export",
+                "--model-uri",
+                out["model_uri"],
+                "--out",
+                str(work / "export"),
+            ],
+            env,
+            home,
+            logs,
+            "export",
+        )
         if s["rc"] == 0:
-            s = _run([py, "-m", "divergence.bench", "--worker", "serve", "--calls", "0",
-                      "--model-uri", str(work / "export")], env, home, logs, "serve_dir")
+            s = _run(
+                [
+                    py,
+                    "-m",
+                    "divergence.bench",
+                    "--worker",
+                    "serve",
+                    "--calls",
+                    "0",
+                    "--model-uri",
+                    str(work / "export"),
+                ],
+                env,
+                home,
+                logs,
+                "serve_dir",
+            )
             if s["rc"] == 0:
                 res = _last_json(s["stdout"])
                 out["load_dir_s"] = res["load_s"]
@@ -452,7 +647,9 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
         if s["rc"] != 0:
             notes.append(f"load from exported directory failed: {s['stderr_tail']}")
 
-    out["ratios"] = {k: (out[k] / sk[k] if out.get(k) is not None and sk.get(k) else None) for k in TIMED}
+    out["ratios"] = {
+        k: (out[k] / sk[k] if out.get(k) is not None and sk.get(k) else None) for k in TIMED
+    }
     out["targets"] = {k: _status(k, out.get(k)) for k in TARGETS}
     if quick:
         out["targets"]["pipeline_s"]["status"] = "n/a (quick)"
@@ -467,8 +664,12 @@ def run_bench(quick: bool = False, raw: Path | None = None, snapshot: Path | Non
         notes.append(f"accuracy: {out['accuracy']['error']}")
     if hasattr(os, "getloadavg"):
         out["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
-        if max(out["machine"]["loadavg_start"][0], out["machine"]["loadavg_end"][0]) > (os.cpu_count() or 1):
-            notes.append("the machine was busy (load average above the CPU count): timings are inflated")
+        if max(out["machine"]["loadavg_start"][0], out["machine"]["loadavg_end"][0]) > (
+            os.cpu_count() or 1
+        ):
+            notes.append(
+                "the machine was busy (load average above the CPU count): timings are inflated"
+            )
     out["notes"] = notes
     out["failed"] = failed
     out["work_dir"] = str(work) if keep else None
@@ -488,20 +689,26 @@ def _fmt(v: Any, digits: int = 3) -> str:
 def format_table(res: dict[str, Any]) -> str:
     """The printed summary: timings with sklearn ratio and target status, then accuracy."""
     sk, ratios, targets = res.get("sklearn", {}), res.get("ratios", {}), res.get("targets", {})
-    lines = [f"{'measure':<22} {'ours':>10} {'sklearn':>10} {'ratio':>8} {'target':>10}  status",
-             "-" * 70]
+    lines = [
+        f"{'measure':<22} {'ours':>10} {'sklearn':>10} {'ratio':>8} {'target':>10}  status",
+        "-" * 70,
+    ]
     for k in ["data_build_s", *TIMED]:
         t = targets.get(k)
         tgt = f"<= {t['limit']:g}" if t else ""
         label = f"{k} ({res.get('n_trials')} trials)" if k == "pipeline_s" else k
-        lines.append(f"{label:<22} {_fmt(res.get(k)):>10} {_fmt(sk.get(k)):>10} {_fmt(ratios.get(k)):>8} "
-                     f"{tgt:>10}  {t['status'] if t else ''}")
+        lines.append(
+            f"{label:<22} {_fmt(res.get(k)):>10} {_fmt(sk.get(k)):>10} {_fmt(ratios.get(k)):>8} "
+            f"{tgt:>10}  {t['status'] if t else ''}"
+        )
     if res.get("load_dir_s") is not None:
         lines.append(f"{'load_dir_s':<22} {_fmt(res['load_dir_s']):>10}")
     m = res.get("machine", {})
-    lines.append(f"\nmachine: {m.get('cpu_model') or m.get('machine')}, {m.get('cpu_count')} cpus, "
-                 f"{m.get('memory_gb')} GB, Python {m.get('python')}, xgboost {m.get('xgboost')}, "
-                 f"mlflow {m.get('mlflow')}, OMP_NUM_THREADS={m.get('omp_num_threads')}")
+    lines.append(
+        f"\nmachine: {m.get('cpu_model') or m.get('machine')}, {m.get('cpu_count')} cpus, "
+        f"{m.get('memory_gb')} GB, Python {m.get('python')}, xgboost {m.get('xgboost')}, "
+        f"mlflow {m.get('mlflow')}, OMP_NUM_THREADS={m.get('omp_num_threads')}"
+    )
     acc = res.get("accuracy", {})
     if acc.get("table"):
         lines.append(f"\nwalk-forward accuracy ({acc['source']}):")
@@ -511,8 +718,9 @@ def format_table(res: dict[str, Any]) -> str:
             cells = []
             for k in ACCURACY_METRICS:
                 v = mets.get(k)
-                cells.append("–" if v is None or v[0] is None else
-                             f"{v[0]:.3g} [{_fmt(v[1])}, {_fmt(v[2])}]")
+                cells.append(
+                    "–" if v is None or v[0] is None else f"{v[0]:.3g} [{_fmt(v[1])}, {_fmt(v[2])}]"
+                )
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
     for n in res.get("notes", []):
         lines.append(f"note: {n}")
@@ -521,15 +729,28 @@ def format_table(res: dict[str, Any]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``python -m divergence.bench``."""
-    ap = argparse.ArgumentParser(prog="python -m divergence.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: no data build, 2 trials, 200 bootstrap draws, 10 walk-forward models")
-    ap.add_argument("--out", default="bench.json", help="where to write the JSON results (default bench.json)")
+    ap = argparse.ArgumentParser(
+        prog="python -m divergence.bench", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: no data build, 2 trials, 200 bootstrap draws, 10 walk-forward models",
+    )
+    ap.add_argument(
+        "--out", default="bench.json", help="where to write the JSON results (default bench.json)"
+    )
     ap.add_argument("--raw", default=None, help="raw data directory (default ../shared/data/raw)")
-    ap.add_argument("--snapshot", default=None, help="snapshot the pipeline reads (default data/snapshot)")
-    ap.add_argument("--experiment", default=None, help="experiment config (default experiments/overall.yaml)")
+    ap.add_argument(
+        "--snapshot", default=None, help="snapshot the pipeline reads (default data/snapshot)"
+    )
+    ap.add_argument(
+        "--experiment", default=None, help="experiment config (default experiments/overall.yaml)"
+    )
     ap.add_argument("--n-trials", type=int, default=None, help="override the experiment's n_trials")
-    ap.add_argument("--keep", default=None, help="keep the work directory (MLflow store, logs) here")
+    ap.add_argument(
+        "--keep", default=None, help="keep the work directory (MLflow store, logs) here"
+    )
     # internal: worker processes
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--model-uri", default=None, help=argparse.SUPPRESS)
@@ -547,10 +768,15 @@ def main(argv: list[str] | None = None) -> int:
             args.calls = 200
         print(json.dumps(WORKERS[args.worker](args)), flush=True)
         return 0
-    res = run_bench(quick=args.quick, raw=Path(args.raw) if args.raw else None,
-                    snapshot=Path(args.snapshot) if args.snapshot else None,
-                    experiment=Path(args.experiment) if args.experiment else None,
-                    n_trials=args.n_trials, keep=Path(args.keep) if args.keep else None, calls=args.calls)
+    res = run_bench(
+        quick=args.quick,
+        raw=Path(args.raw) if args.raw else None,
+        snapshot=Path(args.snapshot) if args.snapshot else None,
+        experiment=Path(args.experiment) if args.experiment else None,
+        n_trials=args.n_trials,
+        keep=Path(args.keep) if args.keep else None,
+        calls=args.calls,
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

@@ -26,8 +26,12 @@ def _int(text: str) -> int:
 
 
 def _common_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--experiment", default="experiments/overall.yaml", help="experiment config (path or name)")
-    p.add_argument("--n-trials", type=_int, default=None, help="Optuna trials (overrides the config)")
+    p.add_argument(
+        "--experiment", default="experiments/overall.yaml", help="experiment config (path or name)"
+    )
+    p.add_argument(
+        "--n-trials", type=_int, default=None, help="Optuna trials (overrides the config)"
+    )
     p.add_argument("--seed", type=_int, default=None, help="random seed (overrides the config)")
     p.add_argument("--snapshot", default=None, help="snapshot directory (default data/snapshot)")
 
@@ -47,25 +51,40 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--snapshot", default=None)
     c.add_argument("--since", default="2024-06-01")
 
-    for name, helptext in [("tune", "tune hyper-parameters (Optuna)"),
-                           ("evaluate", "walk-forward evaluation with baselines"),
-                           ("train", "evaluate, train the final model and register it"),
-                           ("main", "build snapshot if missing, tune, evaluate, train, register, report")]:
+    for name, helptext in [
+        ("tune", "tune hyper-parameters (Optuna)"),
+        ("evaluate", "walk-forward evaluation with baselines"),
+        ("train", "evaluate, train the final model and register it"),
+        ("main", "build snapshot if missing, tune, evaluate, train, register, report"),
+    ]:
         p = sub.add_parser(name, help=helptext)
         _common_run_args(p)
         if name in {"tune", "main"}:
-            p.add_argument("--storage", default=None,
-                           help="Optuna storage: journal file path or postgresql:// URL (needed for --workers > 1)")
-            p.add_argument("--workers", type=_int, default=1, help="parallel tuning worker processes")
+            p.add_argument(
+                "--storage",
+                default=None,
+                help="Optuna storage: journal file path or postgresql:// URL (needed for --workers > 1)",
+            )
+            p.add_argument(
+                "--workers", type=_int, default=1, help="parallel tuning worker processes"
+            )
         if name in {"evaluate", "train"}:
-            p.add_argument("--params", default=None, help="JSON file of model params (default: untuned defaults)")
+            p.add_argument(
+                "--params",
+                default=None,
+                help="JSON file of model params (default: untuned defaults)",
+            )
 
     pr = sub.add_parser("predict", help="predict utility for rows or known models")
     g = pr.add_mutually_exclusive_group(required=True)
     g.add_argument("--input", help="CSV of raw model-level inputs (columns: see the model card)")
-    g.add_argument("--model", nargs="+", metavar="ID", help="model ids or aliases known to the snapshot")
+    g.add_argument(
+        "--model", nargs="+", metavar="ID", help="model ids or aliases known to the snapshot"
+    )
     pr.add_argument("--output", required=True, help="CSV to write")
-    pr.add_argument("--model-uri", default=None, help="models:/ URI or exported directory (default champion)")
+    pr.add_argument(
+        "--model-uri", default=None, help="models:/ URI or exported directory (default champion)"
+    )
 
     ex = sub.add_parser("export", help="export the champion with a model card to models/<name>/")
     ex.add_argument("--model-uri", default=None)
@@ -75,8 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--snapshot", default=None)
     rp.add_argument("--out", default="reports")
     rp.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
-    rp.add_argument("--update-readme", action="store_true",
-                    help="also rewrite README.md's findings block and docs/figures/ from this report")
+    rp.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="also rewrite README.md's findings block and docs/figures/ from this report",
+    )
     return ap
 
 
@@ -102,7 +124,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
     with pd.option_context("display.width", 160, "display.max_rows", 500):
         print(per.to_string(index=False, float_format=lambda v: f"{v:.1%}"))
-        print(f"\narena models released since {args.since} without an Artificial Analysis match: {len(unmatched)}")
+        print(
+            f"\narena models released since {args.since} without an Artificial Analysis match: {len(unmatched)}"
+        )
         print(unmatched.to_string(index=False))
     return 0
 
@@ -112,8 +136,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from divergence.runs import run
 
     exp = load_experiment(args.experiment, n_trials=args.n_trials, seed=args.seed)
-    steps = {"tune": ("tune",), "evaluate": ("evaluate",), "train": ("evaluate", "train"),
-             "main": ("tune", "evaluate", "train")}[args.command]
+    steps = {
+        "tune": ("tune",),
+        "evaluate": ("evaluate",),
+        "train": ("evaluate", "train"),
+        "main": ("tune", "evaluate", "train"),
+    }[args.command]
     if args.command == "main":
         from divergence.config import default_raw_dir, default_snapshot_dir
 
@@ -124,9 +152,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             build_snapshot(default_raw_dir(), snap)
     storage = getattr(args, "storage", None)
     storage = None if storage in (None, "", "none") else storage
-    out = run(exp, steps, snapshot_dir=args.snapshot, params_path=getattr(args, "params", None),
-              storage=storage, workers=getattr(args, "workers", 1),
-              report=args.command == "main")
+    out = run(
+        exp,
+        steps,
+        snapshot_dir=args.snapshot,
+        params_path=getattr(args, "params", None),
+        storage=storage,
+        workers=getattr(args, "workers", 1),
+        report=args.command == "main",
+    )
     if "walkforward_metrics" in out:
         from divergence.runs import markdown_table
 
@@ -162,11 +196,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             from divergence.errors import SourceError
 
             raise SourceError(args.input, str(exc)) from None
-        out = pd.DataFrame({
-            "query": df[ident].astype(str) if ident else [f"row{i + 1}" for i in range(len(df))],
-            "model_id": df[ident].map(lambda q: pred.resolve(str(q))) if ident else None,
-            "status": "ok",
-        })
+        out = pd.DataFrame(
+            {
+                "query": df[ident].astype(str)
+                if ident
+                else [f"row{i + 1}" for i in range(len(df))],
+                "model_id": df[ident].map(lambda q: pred.resolve(str(q))) if ident else None,
+                "status": "ok",
+            }
+        )
         out = pd.concat([out, res.reset_index(drop=True)], axis=1)
     unknown = out.loc[out["status"] == "unknown", "query"].tolist()
     for q in unknown:
@@ -203,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             from divergence.reports import write_report
             from divergence.snapshot import load_snapshot
 
-            paths = write_report(load_snapshot(args.snapshot), Path(args.out), log_to_mlflow=not args.no_mlflow)
+            paths = write_report(
+                load_snapshot(args.snapshot), Path(args.out), log_to_mlflow=not args.no_mlflow
+            )
             print(f"report written: {paths['html']}")
             if args.update_readme:
                 from divergence.config import project_root

@@ -44,31 +44,117 @@ from divergence.schema import READER_SCHEMAS, SNAPSHOT_SCHEMAS, coerce, validate
 from divergence.sources import READERS, SOURCES, reader
 
 META_PRIORITY: dict[str, list[str]] = {
-    "release_date": ["artificial-analysis", "epoch", "epoch-eci", "epoch-models", "llm-stats", "livebench", "swe-bench", "weirdml", "models.dev"],
-    "organization": ["arena", "artificial-analysis", "epoch", "epoch-eci", "epoch-models", "llm-stats", "livebench", "models.dev"],
-    "open_weights": ["epoch-eci", "epoch-models", "epoch", "arena", "models.dev", "livebench", "llm-stats", "openrouter-crosswalk"],
+    "release_date": [
+        "artificial-analysis",
+        "epoch",
+        "epoch-eci",
+        "epoch-models",
+        "llm-stats",
+        "livebench",
+        "swe-bench",
+        "weirdml",
+        "models.dev",
+    ],
+    "organization": [
+        "arena",
+        "artificial-analysis",
+        "epoch",
+        "epoch-eci",
+        "epoch-models",
+        "llm-stats",
+        "livebench",
+        "models.dev",
+    ],
+    "open_weights": [
+        "epoch-eci",
+        "epoch-models",
+        "epoch",
+        "arena",
+        "models.dev",
+        "livebench",
+        "llm-stats",
+        "openrouter-crosswalk",
+    ],
     "reasoning": ["artificial-analysis", "livebench", "models.dev"],
     "params_b": ["epoch-eci", "epoch-models", "epoch", "llm-stats", "models.dev"],
-    "display_name": ["arena", "artificial-analysis", "livebench", "llm-stats", "epoch", "models.dev"],
+    "display_name": [
+        "arena",
+        "artificial-analysis",
+        "livebench",
+        "llm-stats",
+        "epoch",
+        "models.dev",
+    ],
 }
-ARENA_SOURCES = {"lmarena-catalog", "arena-ai-scrape", "jasontrigg0", "nakasyou", "fboulnois", "mayerwin", "utterstep"}
+ARENA_SOURCES = {
+    "lmarena-catalog",
+    "arena-ai-scrape",
+    "jasontrigg0",
+    "nakasyou",
+    "fboulnois",
+    "mayerwin",
+    "utterstep",
+}
 MIN_ANCHORS = 5
 
 _ORG_CANON = {
-    "openai": "OpenAI", "anthropic": "Anthropic", "google": "Google", "google deepmind": "Google",
-    "deepmind": "Google", "meta": "Meta", "meta ai": "Meta", "facebook": "Meta", "mistral": "Mistral",
-    "mistral ai": "Mistral", "mistralai": "Mistral", "deepseek": "DeepSeek", "deepseek-ai": "DeepSeek",
-    "alibaba": "Alibaba", "qwen": "Alibaba", "alibaba cloud": "Alibaba", "alibaba cloud / qwen team": "Alibaba",
-    "qwen team": "Alibaba", "alibaba qwen": "Alibaba", "xai": "xAI", "x.ai": "xAI",
-    "microsoft": "Microsoft", "microsoft azure": "Microsoft", "amazon": "Amazon", "aws": "Amazon",
-    "nvidia": "NVIDIA", "cohere": "Cohere", "01 ai": "01.AI", "01.ai": "01.AI", "01-ai": "01.AI",
-    "zhipu": "Zhipu AI", "zhipu ai": "Zhipu AI", "z ai": "Zhipu AI", "z.ai": "Zhipu AI", "zai": "Zhipu AI",
-    "moonshot": "Moonshot AI", "moonshot ai": "Moonshot AI", "moonshotai": "Moonshot AI",
-    "minimax": "MiniMax", "tencent": "Tencent", "baidu": "Baidu", "bytedance": "ByteDance",
-    "bytedance seed": "ByteDance", "ai21": "AI21 Labs", "ai21 labs": "AI21 Labs", "reka": "Reka",
-    "reka ai": "Reka", "ibm": "IBM", "allen ai": "AllenAI", "allenai": "AllenAI", "ai2": "AllenAI",
-    "stepfun": "StepFun", "nous research": "Nous Research", "nousresearch": "Nous Research",
-    "perplexity": "Perplexity", "inflection": "Inflection", "lmsys": "LMSYS",
+    "openai": "OpenAI",
+    "anthropic": "Anthropic",
+    "google": "Google",
+    "google deepmind": "Google",
+    "deepmind": "Google",
+    "meta": "Meta",
+    "meta ai": "Meta",
+    "facebook": "Meta",
+    "mistral": "Mistral",
+    "mistral ai": "Mistral",
+    "mistralai": "Mistral",
+    "deepseek": "DeepSeek",
+    "deepseek-ai": "DeepSeek",
+    "alibaba": "Alibaba",
+    "qwen": "Alibaba",
+    "alibaba cloud": "Alibaba",
+    "alibaba cloud / qwen team": "Alibaba",
+    "qwen team": "Alibaba",
+    "alibaba qwen": "Alibaba",
+    "xai": "xAI",
+    "x.ai": "xAI",
+    "microsoft": "Microsoft",
+    "microsoft azure": "Microsoft",
+    "amazon": "Amazon",
+    "aws": "Amazon",
+    "nvidia": "NVIDIA",
+    "cohere": "Cohere",
+    "01 ai": "01.AI",
+    "01.ai": "01.AI",
+    "01-ai": "01.AI",
+    "zhipu": "Zhipu AI",
+    "zhipu ai": "Zhipu AI",
+    "z ai": "Zhipu AI",
+    "z.ai": "Zhipu AI",
+    "zai": "Zhipu AI",
+    "moonshot": "Moonshot AI",
+    "moonshot ai": "Moonshot AI",
+    "moonshotai": "Moonshot AI",
+    "minimax": "MiniMax",
+    "tencent": "Tencent",
+    "baidu": "Baidu",
+    "bytedance": "ByteDance",
+    "bytedance seed": "ByteDance",
+    "ai21": "AI21 Labs",
+    "ai21 labs": "AI21 Labs",
+    "reka": "Reka",
+    "reka ai": "Reka",
+    "ibm": "IBM",
+    "allen ai": "AllenAI",
+    "allenai": "AllenAI",
+    "ai2": "AllenAI",
+    "stepfun": "StepFun",
+    "nous research": "Nous Research",
+    "nousresearch": "Nous Research",
+    "perplexity": "Perplexity",
+    "inflection": "Inflection",
+    "lmsys": "LMSYS",
 }
 
 
@@ -149,8 +235,11 @@ def run_readers(raw: Path, names: list[str] | None = None) -> dict[str, pd.DataF
     out = {}
     for kind, lst in frames.items():
         if kind == "crosswalk":
-            out[kind] = pd.concat(lst, ignore_index=True) if lst else pd.DataFrame(
-                columns=["source", "source_model", "other_source", "other_model"])
+            out[kind] = (
+                pd.concat(lst, ignore_index=True)
+                if lst
+                else pd.DataFrame(columns=["source", "source_model", "other_source", "other_model"])
+            )
         else:
             out[kind] = pd.concat(lst, ignore_index=True) if lst else coerce(pd.DataFrame(), kind)
     return out
@@ -191,7 +280,9 @@ def _pick(meta: pd.DataFrame, field: str, priority: list[str]) -> pd.DataFrame:
     m = m.assign(_r=m["source_group"].map(rank).fillna(len(rank)))
     m = m.sort_values(["model_id", "_r", "source_group"], kind="mergesort")
     first = m.drop_duplicates("model_id")
-    return first.rename(columns={"source_group": f"{field}_source"})[["model_id", field, f"{field}_source"]]
+    return first.rename(columns={"source_group": f"{field}_source"})[
+        ["model_id", field, f"{field}_source"]
+    ]
 
 
 def _source_group(source: str) -> str:
@@ -202,13 +293,24 @@ def _source_group(source: str) -> str:
     return source
 
 
-def build_models(meta: pd.DataFrame, ratings: pd.DataFrame, ids_by_source: pd.DataFrame) -> pd.DataFrame:
+def build_models(
+    meta: pd.DataFrame, ratings: pd.DataFrame, ids_by_source: pd.DataFrame
+) -> pd.DataFrame:
     """One row per model_id with merged metadata (rules in the module docstring)."""
-    meta = meta.assign(source_group=meta["source"].map(_source_group),
-                       organization=meta["organization"].map(canonical_org))
+    meta = meta.assign(
+        source_group=meta["source"].map(_source_group),
+        organization=meta["organization"].map(canonical_org),
+    )
     all_ids = sorted(set(ids_by_source["model_id"]) | set(ratings["model_id"]))
     models = pd.DataFrame({"model_id": all_ids})
-    for field in ["display_name", "organization", "open_weights", "reasoning", "params_b", "release_date"]:
+    for field in [
+        "display_name",
+        "organization",
+        "open_weights",
+        "reasoning",
+        "params_b",
+        "release_date",
+    ]:
         models = models.merge(_pick(meta, field, META_PRIORITY[field]), on="model_id", how="left")
     first_seen = ratings.groupby("model_id")["snapshot_date"].min()
     key_dates = pd.Series({m: date_from_key(m) for m in all_ids}, dtype="datetime64[ns]")
@@ -227,8 +329,12 @@ def build_models(meta: pd.DataFrame, ratings: pd.DataFrame, ids_by_source: pd.Da
     src = src.where(~cap, src.astype(str) + "+capped_at_arena_first_seen")
     models["release_date"] = rd
     models["release_date_source"] = src
-    think = models["model_id"].str.contains(r"thinking|reasoning|-r1\b|(?:^|-)r1(?:-|$)", regex=True)
-    models["reasoning"] = [True if t else r for t, r in zip(think, models["reasoning"], strict=True)]
+    think = models["model_id"].str.contains(
+        r"thinking|reasoning|-r1\b|(?:^|-)r1(?:-|$)", regex=True
+    )
+    models["reasoning"] = [
+        True if t else r for t, r in zip(think, models["reasoning"], strict=True)
+    ]
     models["on_arena"] = models["model_id"].isin(set(ratings["model_id"]))
     srcs = ids_by_source.groupby("model_id")["source"].agg(lambda s: ";".join(sorted(set(s))))
     models["sources"] = models["model_id"].map(srcs)
@@ -251,14 +357,23 @@ def _aggregate_adoption(adoption: pd.DataFrame) -> pd.DataFrame:
     if adoption.empty:
         return adoption[keys + ["value"]]
     how = adoption["signal"].map(
-        lambda s: "max" if any(t in s for t in _AGG_MAX) else "min" if any(t in s for t in _AGG_MIN) else "sum")
+        lambda s: (
+            "max"
+            if any(t in s for t in _AGG_MAX)
+            else "min"
+            if any(t in s for t in _AGG_MIN)
+            else "sum"
+        )
+    )
     parts = []
     for h, grp in adoption.groupby(how, sort=True):
         parts.append(grp.groupby(keys, as_index=False)["value"].agg(h))
     return pd.concat(parts, ignore_index=True)
 
 
-def build(raw: str | Path, readers: list[str] | None = None) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+def build(
+    raw: str | Path, readers: list[str] | None = None
+) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     """Build all snapshot tables in memory.
 
     Parameters
@@ -281,26 +396,42 @@ def build(raw: str | Path, readers: list[str] | None = None) -> tuple[dict[str, 
     raw = Path(raw)
     t0 = time.perf_counter()
     frames = run_readers(raw, readers)
-    ratings, bench, adoption, meta = (frames[k] for k in ["ratings", "benchmarks", "adoption", "meta"])
+    ratings, bench, adoption, meta = (
+        frames[k] for k in ["ratings", "benchmarks", "adoption", "meta"]
+    )
 
     arena_keys = list_arena_keys(ratings)
     arena_meta = meta[meta["source"].isin(ARENA_SOURCES)].sort_values("source", kind="mergesort")
     arena_meta = arena_meta.drop_duplicates("source_model")
     arena = arena_keys.merge(
-        arena_meta[["source_model", "display_name", "organization"]].rename(columns={"source_model": "model_key"}),
-        on="model_key", how="left")
-    ids = pd.concat([
-        meta.loc[~meta["source"].isin(ARENA_SOURCES), ["source", "source_model", "display_name", "organization", "release_date"]],
-        bench[["source", "source_model"]].drop_duplicates(),
-        adoption[["source", "source_model"]].drop_duplicates(),
-    ], ignore_index=True)
-    ids = ids.sort_values(["source", "source_model", "display_name"], kind="mergesort", na_position="last")
+        arena_meta[["source_model", "display_name", "organization"]].rename(
+            columns={"source_model": "model_key"}
+        ),
+        on="model_key",
+        how="left",
+    )
+    ids = pd.concat(
+        [
+            meta.loc[
+                ~meta["source"].isin(ARENA_SOURCES),
+                ["source", "source_model", "display_name", "organization", "release_date"],
+            ],
+            bench[["source", "source_model"]].drop_duplicates(),
+            adoption[["source", "source_model"]].drop_duplicates(),
+        ],
+        ignore_index=True,
+    )
+    ids = ids.sort_values(
+        ["source", "source_model", "display_name"], kind="mergesort", na_position="last"
+    )
     ids = ids.drop_duplicates(["source", "source_model"]).reset_index(drop=True)
     resolver = Resolver.build(arena, ids, load_alias_table())
     aliases = coerce(resolver.aliases, "aliases", SNAPSHOT_SCHEMAS)
     _log(f"resolved {len(ids)} source ids to {aliases['model_id'].nunique()} models")
 
-    amap = aliases.rename(columns={"alias": "source_model"})[["source", "source_model", "model_id", "rule"]]
+    amap = aliases.rename(columns={"alias": "source_model"})[
+        ["source", "source_model", "model_id", "rule"]
+    ]
     amap = amap.drop_duplicates(["source", "source_model"])
 
     def attach(df: pd.DataFrame) -> pd.DataFrame:
@@ -308,23 +439,35 @@ def build(raw: str | Path, readers: list[str] | None = None) -> tuple[dict[str, 
         missing = out["model_id"].isna()
         if missing.any():
             r = out[missing].iloc[0]
-            raise SourceError(f"reader {r['source']}", "source id not resolved by identity", column="source_model", row=r["source_model"])
+            raise SourceError(
+                f"reader {r['source']}",
+                "source id not resolved by identity",
+                column="source_model",
+                row=r["source_model"],
+            )
         return out
 
     bench_m = _dedupe_by_rule(attach(bench), ["model_id", "source", "benchmark", "as_of"])
     adoption_m = _aggregate_adoption(attach(adoption))
     meta_nonarena = attach(meta[~meta["source"].isin(ARENA_SOURCES)])
-    meta_arena = meta[meta["source"].isin(ARENA_SOURCES)].assign(model_id=lambda d: d["source_model"])
+    meta_arena = meta[meta["source"].isin(ARENA_SOURCES)].assign(
+        model_id=lambda d: d["source_model"]
+    )
     meta_all = pd.concat([meta_arena, meta_nonarena], ignore_index=True)
 
     ratings = ratings.rename(columns={"model_key": "model_id"})
-    ratings = ratings.sort_values(["board", "category", "snapshot_date", "source", "model_id"], kind="mergesort").reset_index(drop=True)
+    ratings = ratings.sort_values(
+        ["board", "category", "snapshot_date", "source", "model_id"], kind="mergesort"
+    ).reset_index(drop=True)
     ratings["rating_norm"] = normalise_ratings(ratings)
 
-    ids_by_source = pd.concat([
-        amap[["model_id", "source"]],
-        ratings[["model_id", "source"]].drop_duplicates(),
-    ], ignore_index=True)
+    ids_by_source = pd.concat(
+        [
+            amap[["model_id", "source"]],
+            ratings[["model_id", "source"]].drop_duplicates(),
+        ],
+        ignore_index=True,
+    )
     models = build_models(meta_all, ratings, ids_by_source)
     tables = {
         "models": models,
@@ -336,7 +479,10 @@ def build(raw: str | Path, readers: list[str] | None = None) -> tuple[dict[str, 
     for name, df in tables.items():
         if df.empty:
             raise SourceError(f"table {name}", "empty after build")
-    _log(f"built tables in {time.perf_counter() - t0:.1f}s: " + ", ".join(f"{k}={len(v)}" for k, v in tables.items()))
+    _log(
+        f"built tables in {time.perf_counter() - t0:.1f}s: "
+        + ", ".join(f"{k}={len(v)}" for k, v in tables.items())
+    )
     return tables, provenance(raw)
 
 

@@ -400,7 +400,9 @@ def _metric_table(
         out["spearman"] = _spearman_counts(c, p, y)
         out["kendall"] = _kendall_counts(c, p, y)
         out["pairwise_acc"] = _ratio(_quad(c, score), _quad(c, ordered))
-        out["pairwise_acc_sep"] = nan if sep is None else _ratio(_quad(c, score * sep), _quad(c, sep))
+        out["pairwise_acc_sep"] = (
+            nan if sep is None else _ratio(_quad(c, score * sep), _quad(c, sep))
+        )
     else:
         out.update(spearman=nan, kendall=nan, pairwise_acc=nan, pairwise_acc_sep=nan)
     if lower is None or upper is None:
@@ -491,7 +493,9 @@ def evaluate(
         reps = table[name]
         ci = _percentiles(reps[1:], alpha) if reps.size > 1 else (np.nan, np.nan)
         rows.append((float(reps[0]), *ci, counts[name]))
-    out = pd.DataFrame(rows, columns=["value", "ci_lo", "ci_hi", "n"], index=pd.Index(METRICS, name="metric"))
+    out = pd.DataFrame(
+        rows, columns=["value", "ci_lo", "ci_hi", "n"], index=pd.Index(METRICS, name="metric")
+    )
     return out.astype({"value": "float64", "ci_lo": "float64", "ci_hi": "float64", "n": "int64"})
 
 

@@ -38,8 +38,12 @@ class Experiment:
 
 _LAYOUT = {
     "target": {"board": "board", "category": "category", "fallback_raw": "fallback_raw"},
-    "split": {"n_test": "n_test", "min_train": "min_train", "inner_folds": "inner_folds",
-              "rolling_min_train": "rolling_min_train"},
+    "split": {
+        "n_test": "n_test",
+        "min_train": "min_train",
+        "inner_folds": "inner_folds",
+        "rolling_min_train": "rolling_min_train",
+    },
     "tuning": {"n_trials": "n_trials"},
     "evaluation": {"n_boot": "n_boot"},
 }
@@ -77,7 +81,15 @@ def load_experiment(path: str | Path, **overrides: Any) -> Experiment:
     flat.update({k: v for k, v in overrides.items() if v is not None})
     try:
         exp = Experiment(**flat)
-        ints = ["n_test", "min_train", "inner_folds", "rolling_min_train", "n_trials", "n_boot", "seed"]
+        ints = [
+            "n_test",
+            "min_train",
+            "inner_folds",
+            "rolling_min_train",
+            "n_trials",
+            "n_boot",
+            "seed",
+        ]
         exp = Experiment(**{**exp.to_dict(), **{k: int(getattr(exp, k)) for k in ints}})
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{p}: {exc}") from None

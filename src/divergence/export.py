@@ -25,32 +25,33 @@ def model_card(card: dict) -> str:
     baselines = sorted({k.split("_walkforward_")[0] for k in m if k.startswith("baseline_")})
     base_rows = "\n".join(
         f"| {b.removeprefix('baseline_')} | {fmt(f'{b}_walkforward_rmse')} | {fmt(f'{b}_walkforward_spearman')} |"
-        for b in baselines)
+        for b in baselines
+    )
     exp = card.get("experiment", {})
     q = card.get("intervals", {})
-    return f"""# Model card: {card.get('registered_model')}
+    return f"""# Model card: {card.get("registered_model")}
 
 ## What it predicts
-{card.get('target')} (LMArena human-preference rating, normalised to the scale of the
+{card.get("target")} (LMArena human-preference rating, normalised to the scale of the
 latest snapshot), from benchmark scores, adoption signals and metadata. Also returns a
 benchmarks-only prediction (`benchmark_implied`) and `divergence` = difference of the two.
 
 ## Training data
-- Models: {card.get('training_models')} rated models released {card.get('training_release_range', ['?', '?'])[0]}
-  to {card.get('training_release_range', ['?', '?'])[1]}.
-- Snapshot sha256: `{card.get('snapshot_sha256')}`; code commit `{card.get('git_commit')}`.
-- Feature set `{exp.get('feature_set')}` ({len(card.get('features_main', []))} columns), benchmarks-only set
-  `{exp.get('benchmark_feature_set')}` ({len(card.get('features_benchmarks_only', []))} columns).
+- Models: {card.get("training_models")} rated models released {card.get("training_release_range", ["?", "?"])[0]}
+  to {card.get("training_release_range", ["?", "?"])[1]}.
+- Snapshot sha256: `{card.get("snapshot_sha256")}`; code commit `{card.get("git_commit")}`.
+- Feature set `{exp.get("feature_set")}` ({len(card.get("features_main", []))} columns), benchmarks-only set
+  `{exp.get("benchmark_feature_set")}` ({len(card.get("features_benchmarks_only", []))} columns).
 
-## Walk-forward evaluation (newest {exp.get('n_test')} models, each predicted from older models only)
+## Walk-forward evaluation (newest {exp.get("n_test")} models, each predicted from older models only)
 | predictor | RMSE | Spearman |
 |---|---|---|
-| ours | {fmt('walkforward_rmse')} | {fmt('walkforward_spearman')} |
-| ours, benchmarks only | {fmt('benchmarks_only_walkforward_rmse')} | {fmt('benchmarks_only_walkforward_spearman')} |
+| ours | {fmt("walkforward_rmse")} | {fmt("walkforward_spearman")} |
+| ours, benchmarks only | {fmt("benchmarks_only_walkforward_rmse")} | {fmt("benchmarks_only_walkforward_spearman")} |
 {base_rows}
 
-MAE {fmt('walkforward_mae')}; 90% interval coverage {fmt('walkforward_coverage')}.
-Prediction intervals: ±{q.get('q80', float('nan')):.1f} (80%) and ±{q.get('q90', float('nan')):.1f} (90%)
+MAE {fmt("walkforward_mae")}; 90% interval coverage {fmt("walkforward_coverage")}.
+Prediction intervals: ±{q.get("q80", float("nan")):.1f} (80%) and ±{q.get("q90", float("nan")):.1f} (90%)
 rating points, split-conformal on out-of-sample residuals.
 
 ## Intended use

@@ -109,8 +109,12 @@ _NOISE = {"hf"}
 # (suffix, families where it does name another model): Claude "-base" is LiveBench's
 # no-thinking run (DeepSeek "-base" is a pretrained model); "-chat" of GPT is the
 # ChatGPT model; "-instruct" of Qwen3 is the non-thinking variant.
-_TRAILING_NOISE = (("-base", r"^(?!claude)"), ("-instruct", r"^qwen3"), ("-chat", r"^(gpt|chatgpt)"),
-                   ("-it", r"^$"))
+_TRAILING_NOISE = (
+    ("-base", r"^(?!claude)"),
+    ("-instruct", r"^qwen3"),
+    ("-chat", r"^(gpt|chatgpt)"),
+    ("-it", r"^$"),
+)
 _VENDOR_PREFIX = re.compile(r"^(?:meta|nvidia|ibm|amazon|mistralai|google|openai|anthropic)-(?=.)")
 _KEY_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])(?![0-9])")
 _DATE_SUFFIX = re.compile(
@@ -119,50 +123,141 @@ _DATE_SUFFIX = re.compile(
 
 # Canonical organization names: normalised spelling -> canonical.
 _ORG_SYNONYMS = {
-    "google": "google", "googledeepmind": "google", "deepmind": "google",
-    "openai": "openai", "anthropic": "anthropic", "meta": "meta", "metaai": "meta",
-    "facebook": "meta", "alibaba": "alibaba", "qwen": "alibaba", "alibabacloud": "alibaba",
-    "zhipu": "zhipu", "zhipuai": "zhipu", "zaiorg": "zhipu", "tsinghua": "zhipu", "z": "zhipu", "zai": "zhipu", "thudm": "zhipu",
-    "xai": "xai", "spacexai": "xai", "deepseek": "deepseek", "deepseekai": "deepseek",
-    "mistral": "mistral", "mistralai": "mistral", "nvidia": "nvidia", "01": "01ai",
-    "01ai": "01ai", "ai2": "ai2", "allen": "ai2", "allenai": "ai2", "allenaiuw": "ai2",
-    "alleninstituteforai": "ai2", "amazon": "amazon", "amazonnova": "amazon",
-    "cohere": "cohere", "cohereforai": "cohere", "microsoft": "microsoft",
-    "microsoftai": "microsoft", "ibm": "ibm", "ibmgranite": "ibm", "tencent": "tencent",
-    "stepfun": "stepfun", "minimax": "minimax", "moonshot": "moonshot",
-    "moonshotai": "moonshot", "kimi": "moonshot", "xiaomi": "xiaomi", "reka": "reka",
-    "rekaai": "reka", "ai21": "ai21", "ai21labs": "ai21", "nexusflow": "nexusflow",
-    "bytedance": "bytedance", "bytedanceseed": "bytedance", "baidu": "baidu",
-    "meituan": "meituan", "longcat": "meituan", "inclusionai": "ant", "ant": "ant",
-    "antgroup": "ant", "perplexity": "perplexity", "perplexityai": "perplexity",
-    "upstage": "upstage", "upstageai": "upstage", "princeton": "princeton",
-    "huggingface": "huggingface", "internlm": "internlm", "shanghaiailab": "internlm",
-    "primeintellect": "primeintellect", "inception": "inception",
-    "inceptionlabs": "inception", "arcee": "arcee", "arceeai": "arcee",
-    "googlebrain": "google", "googleresearch": "google", "googleai": "google",
-    "facebookairesearch": "meta", "fair": "meta", "nous": "nousresearch",
-    "nousresearch": "nousresearch", "liquid": "liquid", "liquidai": "liquid",
-    "salesforce": "salesforce", "salesforceresearch": "salesforce", "sarvam": "sarvam",
-    "sarvamai": "sarvam", "lg": "lg", "lgai": "lg", "lgairesearch": "lg",
-    "tencenthunyuan": "tencent", "hunyuan": "tencent", "baiduernie": "baidu",
-    "lmsys": "lmsys", "largemodelsystemsorganization": "lmsys", "01ai01": "01ai",
-    "abacus": "abacus", "abacusai": "abacus", "xiaomimimo": "xiaomi", "mistralaimistral": "mistral",
+    "google": "google",
+    "googledeepmind": "google",
+    "deepmind": "google",
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "meta": "meta",
+    "metaai": "meta",
+    "facebook": "meta",
+    "alibaba": "alibaba",
+    "qwen": "alibaba",
+    "alibabacloud": "alibaba",
+    "zhipu": "zhipu",
+    "zhipuai": "zhipu",
+    "zaiorg": "zhipu",
+    "tsinghua": "zhipu",
+    "z": "zhipu",
+    "zai": "zhipu",
+    "thudm": "zhipu",
+    "xai": "xai",
+    "spacexai": "xai",
+    "deepseek": "deepseek",
+    "deepseekai": "deepseek",
+    "mistral": "mistral",
+    "mistralai": "mistral",
+    "nvidia": "nvidia",
+    "01": "01ai",
+    "01ai": "01ai",
+    "ai2": "ai2",
+    "allen": "ai2",
+    "allenai": "ai2",
+    "allenaiuw": "ai2",
+    "alleninstituteforai": "ai2",
+    "amazon": "amazon",
+    "amazonnova": "amazon",
+    "cohere": "cohere",
+    "cohereforai": "cohere",
+    "microsoft": "microsoft",
+    "microsoftai": "microsoft",
+    "ibm": "ibm",
+    "ibmgranite": "ibm",
+    "tencent": "tencent",
+    "stepfun": "stepfun",
+    "minimax": "minimax",
+    "moonshot": "moonshot",
+    "moonshotai": "moonshot",
+    "kimi": "moonshot",
+    "xiaomi": "xiaomi",
+    "reka": "reka",
+    "rekaai": "reka",
+    "ai21": "ai21",
+    "ai21labs": "ai21",
+    "nexusflow": "nexusflow",
+    "bytedance": "bytedance",
+    "bytedanceseed": "bytedance",
+    "baidu": "baidu",
+    "meituan": "meituan",
+    "longcat": "meituan",
+    "inclusionai": "ant",
+    "ant": "ant",
+    "antgroup": "ant",
+    "perplexity": "perplexity",
+    "perplexityai": "perplexity",
+    "upstage": "upstage",
+    "upstageai": "upstage",
+    "princeton": "princeton",
+    "huggingface": "huggingface",
+    "internlm": "internlm",
+    "shanghaiailab": "internlm",
+    "primeintellect": "primeintellect",
+    "inception": "inception",
+    "inceptionlabs": "inception",
+    "arcee": "arcee",
+    "arceeai": "arcee",
+    "googlebrain": "google",
+    "googleresearch": "google",
+    "googleai": "google",
+    "facebookairesearch": "meta",
+    "fair": "meta",
+    "nous": "nousresearch",
+    "nousresearch": "nousresearch",
+    "liquid": "liquid",
+    "liquidai": "liquid",
+    "salesforce": "salesforce",
+    "salesforceresearch": "salesforce",
+    "sarvam": "sarvam",
+    "sarvamai": "sarvam",
+    "lg": "lg",
+    "lgai": "lg",
+    "lgairesearch": "lg",
+    "tencenthunyuan": "tencent",
+    "hunyuan": "tencent",
+    "baiduernie": "baidu",
+    "lmsys": "lmsys",
+    "largemodelsystemsorganization": "lmsys",
+    "01ai01": "01ai",
+    "abacus": "abacus",
+    "abacusai": "abacus",
+    "xiaomimimo": "xiaomi",
+    "mistralaimistral": "mistral",
 }
 
 # Organization inferred from an arena key when the arena table has none (first match wins).
 _KEY_ORGS = [
-    (r"nemotron", "nvidia"), (r"tulu|olmo|molmo", "ai2"), (r"athene", "nexusflow"),
-    (r"simpo", "princeton"), (r"^(gpt|o[134]|chatgpt)\b", "openai"), (r"^claude", "anthropic"),
-    (r"^(gemini|gemma)", "google"), (r"^(llama|muse)", "meta"), (r"^(qwen|qwq)", "alibaba"),
-    (r"^deepseek", "deepseek"), (r"^grok|^early-grok", "xai"),
+    (r"nemotron", "nvidia"),
+    (r"tulu|olmo|molmo", "ai2"),
+    (r"athene", "nexusflow"),
+    (r"simpo", "princeton"),
+    (r"^(gpt|o[134]|chatgpt)\b", "openai"),
+    (r"^claude", "anthropic"),
+    (r"^(gemini|gemma)", "google"),
+    (r"^(llama|muse)", "meta"),
+    (r"^(qwen|qwq)", "alibaba"),
+    (r"^deepseek", "deepseek"),
+    (r"^grok|^early-grok", "xai"),
     (r"^(mistral|ministral|magistral|mixtral|codestral|devstral)", "mistral"),
-    (r"^(glm|chatglm)", "zhipu"), (r"^kimi", "moonshot"), (r"^minimax", "minimax"),
-    (r"^hunyuan", "tencent"), (r"^ernie", "baidu"), (r"^step", "stepfun"),
-    (r"^(amazon|nova)", "amazon"), (r"^(phi|mai)\b", "microsoft"), (r"granite", "ibm"),
-    (r"^(command|c4ai|aya)", "cohere"), (r"^jamba", "ai21"), (r"^reka", "reka"),
-    (r"^yi\b", "01ai"), (r"^mimo", "xiaomi"), (r"^longcat", "meituan"),
-    (r"^(ling|ring)\b", "ant"), (r"^intellect", "primeintellect"), (r"^mercury", "inception"),
-    (r"^(dola|seed|doubao)", "bytedance"), (r"^trinity", "arcee"),
+    (r"^(glm|chatglm)", "zhipu"),
+    (r"^kimi", "moonshot"),
+    (r"^minimax", "minimax"),
+    (r"^hunyuan", "tencent"),
+    (r"^ernie", "baidu"),
+    (r"^step", "stepfun"),
+    (r"^(amazon|nova)", "amazon"),
+    (r"^(phi|mai)\b", "microsoft"),
+    (r"granite", "ibm"),
+    (r"^(command|c4ai|aya)", "cohere"),
+    (r"^jamba", "ai21"),
+    (r"^reka", "reka"),
+    (r"^yi\b", "01ai"),
+    (r"^mimo", "xiaomi"),
+    (r"^longcat", "meituan"),
+    (r"^(ling|ring)\b", "ant"),
+    (r"^intellect", "primeintellect"),
+    (r"^mercury", "inception"),
+    (r"^(dola|seed|doubao)", "bytedance"),
+    (r"^trinity", "arcee"),
 ]
 
 
@@ -316,7 +411,9 @@ def load_alias_table(path: str | Path | None = None) -> pd.DataFrame:
     for col in ["source", "source_model", "model_id"]:
         blank = df[col].str.strip() == ""
         if blank.any():
-            raise SourceError(path, "empty value", column=col, row=int(blank.to_numpy().argmax()) + 2)
+            raise SourceError(
+                path, "empty value", column=col, row=int(blank.to_numpy().argmax()) + 2
+            )
     df = df.drop_duplicates()
     dup = df.duplicated(["source", "source_model"], keep=False)
     if dup.any():
@@ -456,7 +553,9 @@ class Resolver:
         table = {
             (str(s), str(m)): str(i)
             for s, m, i in zip(
-                alias_table["source"], alias_table["source_model"], alias_table["model_id"],
+                alias_table["source"],
+                alias_table["source_model"],
+                alias_table["model_id"],
                 strict=True,
             )
         }
@@ -477,8 +576,9 @@ class Resolver:
             rel = _to_date(r.release_date)
             res._source_info[(source, model)] = (org, rel)
             src_names[(source, model)] = dn
-            hit = res._match(model, dn, org, rel, table.get((source, model)),
-                             name_index, base_index, source)
+            hit = res._match(
+                model, dn, org, rel, table.get((source, model)), name_index, base_index, source
+            )
             if hit is None:
                 pending.append((source, model, dn))
                 continue
@@ -554,7 +654,9 @@ class Resolver:
                 return best[1], "dated"
         return self._match_loose(norm, dn, org, rel, base_index)
 
-    def _variant_lookup(self, form: str, org: frozenset[str], rel: pd.Timestamp | None) -> str | None:
+    def _variant_lookup(
+        self, form: str, org: frozenset[str], rel: pd.Timestamp | None
+    ) -> str | None:
         """Arena key of an effort variant: the same effort if the arena lists it, else the
         plain key when the arena lists no effort variant of the model."""
         m = _EFFORT.search(form)
@@ -562,7 +664,7 @@ class Resolver:
             return None
         word, stem = m.group(0), form[: m.start()]
         stems = [stem]
-        if (re.search(r"-20[0-9]{6}$", stem) and strip_date(stem) not in self._base_index):
+        if re.search(r"-20[0-9]{6}$", stem) and strip_date(stem) not in self._base_index:
             stems.append(strip_date(stem))
         for st in stems:
             key = self._lookup(st + word)
@@ -598,8 +700,11 @@ class Resolver:
             base = strip_date(norm)
             for form in [base, *_loose_forms(base, None)]:
                 key = self._lookup(form)
-                if (key is not None and strip_date(normalize(key)) not in base_index
-                        and self._compatible(key, org, rel or day)):
+                if (
+                    key is not None
+                    and strip_date(normalize(key)) not in base_index
+                    and self._compatible(key, org, rel or day)
+                ):
                     return key, "undated"
         if rel is None:
             for form in forms:
@@ -673,7 +778,9 @@ class Resolver:
             org, rel = self._source_info.get((r.source, r.alias), (frozenset(), None))
             info = self._arena[r.model_id]
             if org and info.org and not (org & info.org):
-                bad.append((*r, f"organization {'/'.join(sorted(org))} != {'/'.join(sorted(info.org))}"))
+                bad.append(
+                    (*r, f"organization {'/'.join(sorted(org))} != {'/'.join(sorted(info.org))}")
+                )
             elif not _within(rel, info.lo, info.hi):
                 bad.append((*r, f"release {rel.date()} outside [{info.lo}, {info.hi}] +-60d"))
         return pd.DataFrame(bad, columns=[*ALIAS_OUTPUT_COLUMNS, "problem"])
@@ -712,8 +819,27 @@ def _one_variant_per_key(
     return kept, demoted
 
 
-_DISTINCT = {"base", "speciale", "code", "coder", "vl", "vision", "embedding", "think", "thinking",
-             "reasoner", "mini", "nano", "lite", "flash", "pro", "max", "plus", "turbo", "fast"}
+_DISTINCT = {
+    "base",
+    "speciale",
+    "code",
+    "coder",
+    "vl",
+    "vision",
+    "embedding",
+    "think",
+    "thinking",
+    "reasoner",
+    "mini",
+    "nano",
+    "lite",
+    "flash",
+    "pro",
+    "max",
+    "plus",
+    "turbo",
+    "fast",
+}
 
 
 def _same_kind(norm: str, key: str) -> bool:
@@ -733,7 +859,10 @@ def _order_key(norm: str) -> tuple:
     ``1-4`` do not.
     """
     toks = norm.split("-")
-    return (tuple(sorted(t for t in toks if not t.isdigit())), tuple(t for t in toks if t.isdigit()))
+    return (
+        tuple(sorted(t for t in toks if not t.isdigit())),
+        tuple(t for t in toks if t.isdigit()),
+    )
 
 
 def _loose_forms(norm: str, rel: pd.Timestamp | None) -> list[str]:
@@ -755,7 +884,10 @@ def _loose_forms(norm: str, rel: pd.Timestamp | None) -> list[str]:
         full = re.search(r"-(20[0-9]{2})(0[1-9]|1[0-2])([0-3][0-9])$", form)
         if full is not None:
             stem = form[: full.start()]
-            out += [f"{stem}-{full.group(2)}{full.group(3)}", f"{stem}-{full.group(2)}-{full.group(3)}"]
+            out += [
+                f"{stem}-{full.group(2)}{full.group(3)}",
+                f"{stem}-{full.group(2)}-{full.group(3)}",
+            ]
         elif rel is not None:
             day = _short_date(form, rel)
             short = re.search(r"-(0[1-9]|1[0-2])-?([0-3][0-9])$", form)

@@ -35,9 +35,37 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 FAMILIES: dict[str, list[str]] = {
-    "knowledge": ["*mmlu*", "*gpqa*", "*hle*", "*simpleqa*", "*simple_bench*", "*simplebench*", "*knowledge*", "*eci*", "livebench.data_analysis", "*omniscience*"],
-    "math": ["*math*", "*aime*", "*frontiermath*", "*otis*", "arcagi.*", "livebench.reasoning", "*reasoning*", "*weirdml*"],
-    "coding": ["*code*", "*coding*", "*livecodebench*", "*scicode*", "aider.*", "swebench.*", "*swe*"],
+    "knowledge": [
+        "*mmlu*",
+        "*gpqa*",
+        "*hle*",
+        "*simpleqa*",
+        "*simple_bench*",
+        "*simplebench*",
+        "*knowledge*",
+        "*eci*",
+        "livebench.data_analysis",
+        "*omniscience*",
+    ],
+    "math": [
+        "*math*",
+        "*aime*",
+        "*frontiermath*",
+        "*otis*",
+        "arcagi.*",
+        "livebench.reasoning",
+        "*reasoning*",
+        "*weirdml*",
+    ],
+    "coding": [
+        "*code*",
+        "*coding*",
+        "*livecodebench*",
+        "*scicode*",
+        "aider.*",
+        "swebench.*",
+        "*swe*",
+    ],
     "agentic": ["*terminal*", "*tau*", "*metr*", "swebench.bash_only", "*agent*", "*osworld*"],
     "long_context": ["*lcr*", "*long*", "*fiction*", "*context*"],
     "instruction": ["*ifbench*", "*ifeval*", "*instruction*", "*if_*"],
@@ -83,7 +111,9 @@ def _ridge_nonneg(A: np.ndarray, y: np.ndarray, pen: np.ndarray, nonneg: np.ndar
         else:
             beta = np.zeros(A.shape[1])
             idx = np.flatnonzero(free)
-            beta[idx] = np.linalg.solve(A[:, idx].T @ A[:, idx] + pen[np.ix_(idx, idx)], A[:, idx].T @ y)
+            beta[idx] = np.linalg.solve(
+                A[:, idx].T @ A[:, idx] + pen[np.ix_(idx, idx)], A[:, idx].T @ y
+            )
         neg = free & nonneg & (beta < 0)
         if not neg.any():
             return beta
@@ -118,11 +148,23 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         Seed.
     """
 
-    def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, max_depth: int = 3,
-                 min_child_weight: float = 3.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
-                 reg_lambda: float = 1.0, reg_alpha: float = 0.0, base: str = "factor",
-                 base_alpha: float = 1.0, monotone: bool = True, min_coverage: float = 0.1,
-                 n_jobs: int = 1, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        max_depth: int = 3,
+        min_child_weight: float = 3.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        reg_alpha: float = 0.0,
+        base: str = "factor",
+        base_alpha: float = 1.0,
+        monotone: bool = True,
+        min_coverage: float = 0.1,
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -142,7 +184,9 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
     def _engineered_names(self) -> list[str]:
         st = self.state_
         other = [c for c in st["input_columns"] if c not in st["bench_columns"]]
-        fams = [f"eng.family_{f}" for f in FAMILIES if f in st["families"]]  # fixed order (JSON may sort keys)
+        fams = [
+            f"eng.family_{f}" for f in FAMILIES if f in st["families"]
+        ]  # fixed order (JSON may sort keys)
         return [*st["bench_columns"], *other, "eng.general_factor", *fams, "eng.coverage"]
 
     def _layout(self) -> dict[str, Any]:
@@ -156,10 +200,15 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         names = self._engineered_names()
         where = {c: i for i, c in enumerate(names)}
         lay = {
-            "n_bench": len(bench), "mean": np.array(st["mean"], dtype="float64"),
-            "std": np.array(st["std"], dtype="float64"), "load": np.array(st["loadings"], dtype="float64"),
-            "families": [np.array([pos[c] for c in st["families"][f]], dtype=int)
-                         for f in FAMILIES if f in st["families"]],
+            "n_bench": len(bench),
+            "mean": np.array(st["mean"], dtype="float64"),
+            "std": np.array(st["std"], dtype="float64"),
+            "load": np.array(st["loadings"], dtype="float64"),
+            "families": [
+                np.array([pos[c] for c in st["families"][f]], dtype=int)
+                for f in FAMILIES
+                if f in st["families"]
+            ],
             "names": names,
             "base_idx": np.array([where[c] for c in st.get("base_columns", [])], dtype=int),
         }
@@ -170,7 +219,9 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
 
     def _engineer_array(self, X: pd.DataFrame) -> np.ndarray:
         """Engineered matrix, columns in :meth:`_engineered_names` order (float64)."""
-        A = X.reindex(columns=self.state_["input_columns"]).to_numpy(dtype="float64", na_value=np.nan)
+        A = X.reindex(columns=self.state_["input_columns"]).to_numpy(
+            dtype="float64", na_value=np.nan
+        )
         return self._engineer_matrix(A)
 
     def _engineer_matrix(self, A: np.ndarray) -> np.ndarray:
@@ -196,7 +247,9 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         return self._engineer(X.astype("float64"))
 
     def _engineer(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(self._engineer_array(X), index=X.index, columns=self._engineered_names())
+        return pd.DataFrame(
+            self._engineer_array(X), index=X.index, columns=self._engineered_names()
+        )
 
     def _margin_array(self, E: np.ndarray) -> np.ndarray:
         st = self.state_
@@ -227,7 +280,9 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"base must be 'factor', 'linear' or 'none', got {self.base!r}")
         y = np.asarray(y, dtype="float64")
         if len(y) != len(X) or len(y) < 5:
-            raise ValueError(f"need at least 5 rows with matching X and y, got X={len(X)} y={len(y)}")
+            raise ValueError(
+                f"need at least 5 rows with matching X and y, got X={len(X)} y={len(y)}"
+            )
         if not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinite values")
         X = X.astype("float64")
@@ -245,8 +300,12 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         fams = {f: [c for c in bench if f in family_of(c)] for f in FAMILIES}
         self.__dict__.pop("_layout_cache", None)
         self.state_: dict[str, Any] = {
-            "input_columns": bench + other, "bench_columns": bench, "mean": mean.tolist(),
-            "std": std.tolist(), "loadings": loadings.tolist(), "families": {f: c for f, c in fams.items() if c},
+            "input_columns": bench + other,
+            "bench_columns": bench,
+            "mean": mean.tolist(),
+            "std": std.tolist(),
+            "loadings": loadings.tolist(),
+            "families": {f: c for f, c in fams.items() if c},
         }
         E = self._engineer(X)
         if self.base == "factor":
@@ -268,30 +327,47 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
             pen = np.eye(A.shape[1]) * self.base_alpha
             pen[0, 0] = 0.0
             # monotone: the margin must not fall as the factor or a family index rises
-            nonneg = np.array([False] + [bool(self.monotone) and c.startswith("eng.") and c != "eng.coverage"
-                                         for c in base_cols])
+            nonneg = np.array(
+                [False]
+                + [
+                    bool(self.monotone) and c.startswith("eng.") and c != "eng.coverage"
+                    for c in base_cols
+                ]
+            )
             beta = _ridge_nonneg(A, y, pen, nonneg)
             self.state_.update({"intercept": float(beta[0]), "coef": beta[1:].tolist()})
         else:
-            self.state_.update({"base_mu": [], "base_sd": [], "intercept": float(y.mean()), "coef": []})
+            self.state_.update(
+                {"base_mu": [], "base_sd": [], "intercept": float(y.mean()), "coef": []}
+            )
         self.__dict__.pop("_layout_cache", None)  # base columns are known now
         margin = self._margin_array(E.to_numpy(dtype="float64"))
         self.feature_names_in_ = np.array(cols, dtype=object)
         self.engineered_columns_ = list(E.columns)
         mono = None
         if self.monotone:
-            inc = set(bench) | {c for c in E.columns if c.startswith("eng.") and c != "eng.coverage"}
+            inc = set(bench) | {
+                c for c in E.columns if c.startswith("eng.") and c != "eng.coverage"
+            }
             mono = {c: (1 if c in inc else 0) for c in E.columns}
         self.n_features_in_ = len(cols)
         if int(self.n_estimators) == 0:  # linear base margin only (used as a baseline)
             self.booster_ = None
             return self
         self.booster_ = xgb.XGBRegressor(
-            n_estimators=int(self.n_estimators), learning_rate=float(self.learning_rate),
-            max_depth=int(self.max_depth), min_child_weight=float(self.min_child_weight),
-            subsample=float(self.subsample), colsample_bytree=float(self.colsample_bytree),
-            reg_lambda=float(self.reg_lambda), reg_alpha=float(self.reg_alpha), tree_method="hist",
-            max_bin=256, monotone_constraints=mono, n_jobs=int(self.n_jobs), random_state=int(self.random_state),
+            n_estimators=int(self.n_estimators),
+            learning_rate=float(self.learning_rate),
+            max_depth=int(self.max_depth),
+            min_child_weight=float(self.min_child_weight),
+            subsample=float(self.subsample),
+            colsample_bytree=float(self.colsample_bytree),
+            reg_lambda=float(self.reg_lambda),
+            reg_alpha=float(self.reg_alpha),
+            tree_method="hist",
+            max_bin=256,
+            monotone_constraints=mono,
+            n_jobs=int(self.n_jobs),
+            random_state=int(self.random_state),
             base_score=0.0,
         )
         self.booster_.fit(E, y, base_margin=margin, verbose=False)
@@ -302,7 +378,9 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "state_")
         if not isinstance(X, pd.DataFrame):
             raise TypeError("X must be a pandas DataFrame with named feature columns")
-        A = X.reindex(columns=self.state_["input_columns"]).to_numpy(dtype="float64", na_value=np.nan)
+        A = X.reindex(columns=self.state_["input_columns"]).to_numpy(
+            dtype="float64", na_value=np.nan
+        )
         return self.predict_matrix(A)
 
     def predict_matrix(self, A: np.ndarray) -> np.ndarray:
@@ -339,9 +417,12 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         booster_path = d / f"{prefix}.ubj"
         if self.booster_ is not None:
             self.booster_.get_booster().save_model(str(booster_path))
-        state = {"params": self.get_params(), "state": self.state_,
-                 "feature_names_in": list(self.feature_names_in_),
-                 "engineered_columns": self.engineered_columns_}
+        state = {
+            "params": self.get_params(),
+            "state": self.state_,
+            "feature_names_in": list(self.feature_names_in_),
+            "engineered_columns": self.engineered_columns_,
+        }
         json_path = d / f"{prefix}.json"
         json_path.write_text(json.dumps(state, indent=1, sort_keys=True))
         return [booster_path, json_path] if self.booster_ is not None else [json_path]

@@ -93,12 +93,16 @@ def make_baselines(seed: int) -> dict[str, Any]:
         "mean": MeanBaseline(),
         "best_single": BestSingleBenchmark(min_coverage=0.5),
         "aa_index_linear": LinearOnColumn(AA_INDEX),
-        "factor_linear": UtilityRegressor(base="factor", n_estimators=0, monotone=False, random_state=seed),
+        "factor_linear": UtilityRegressor(
+            base="factor", n_estimators=0, monotone=False, random_state=seed
+        ),
         "median_ridge": MedianRidge(alpha=10.0),
     }
 
 
-def _fit_predict_baseline(name: str, est: Any, Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame) -> np.ndarray:
+def _fit_predict_baseline(
+    name: str, est: Any, Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame
+) -> np.ndarray:
     Xtr, Xte = _bench_only(Xtr), _bench_only(Xte)
     keep = [c for c in Xtr.columns if Xtr[c].notna().any()]
     if name == "aa_index_linear" and AA_INDEX not in keep:
@@ -119,9 +123,14 @@ def conformal_q(residuals: np.ndarray, levels: tuple[float, ...] = (0.8, 0.9)) -
     return out
 
 
-def walk_forward(p: Prepared, params: dict[str, Any], q: dict[str, float],
-                 splits: list | None = None, label: str = "walk-forward",
-                 baselines: bool = True) -> pd.DataFrame:
+def walk_forward(
+    p: Prepared,
+    params: dict[str, Any],
+    q: dict[str, float],
+    splits: list | None = None,
+    label: str = "walk-forward",
+    baselines: bool = True,
+) -> pd.DataFrame:
     """Out-of-time predictions of ours, benchmarks-only ours and baselines.
 
     Returns
@@ -139,15 +148,34 @@ def walk_forward(p: Prepared, params: dict[str, Any], q: dict[str, float],
     bar = Progress(label, len(splits))
     for tr, te in splits:
         ids = p.target.index[te]
-        base = {"model_id": list(ids), "release_date": p.target["release_date"].iloc[te].to_numpy(),
-                "y": y[te], "y_err": p.target["target_err"].iloc[te].to_numpy(), "n_train": len(tr)}
+        base = {
+            "model_id": list(ids),
+            "release_date": p.target["release_date"].iloc[te].to_numpy(),
+            "y": y[te],
+            "y_err": p.target["target_err"].iloc[te].to_numpy(),
+            "n_train": len(tr),
+        }
         ours = UtilityRegressor(**params, random_state=seed, n_jobs=1).fit(p.X.iloc[tr], y[tr])
         pred = ours.predict(p.X.iloc[te])
-        rows.append(pd.DataFrame({**base, "method": "ours", "pred": pred,
-                                  "lower_80": pred - q["q80"], "upper_80": pred + q["q80"],
-                                  "lower_90": pred - q["q90"], "upper_90": pred + q["q90"]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    **base,
+                    "method": "ours",
+                    "pred": pred,
+                    "lower_80": pred - q["q80"],
+                    "upper_80": pred + q["q80"],
+                    "lower_90": pred - q["q90"],
+                    "upper_90": pred + q["q90"],
+                }
+            )
+        )
         bo = UtilityRegressor(**params, random_state=seed, n_jobs=1).fit(p.Xb.iloc[tr], y[tr])
-        rows.append(pd.DataFrame({**base, "method": "ours_benchmarks_only", "pred": bo.predict(p.Xb.iloc[te])}))
+        rows.append(
+            pd.DataFrame(
+                {**base, "method": "ours_benchmarks_only", "pred": bo.predict(p.Xb.iloc[te])}
+            )
+        )
         if baselines:
             for name, est in make_baselines(seed).items():
                 bp = _fit_predict_baseline(name, est, p.Xb.iloc[tr], y[tr], p.Xb.iloc[te])
@@ -164,31 +192,57 @@ def metrics_table(preds: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
         g = grp.set_index("model_id")
         lo = g["lower_90"] if method == "ours" else None
         hi = g["upper_90"] if method == "ours" else None
-        m = evaluate(g["y"], g["pred"], lower=lo, upper=hi, y_err=g["y_err"], n_boot=n_boot, seed=seed)
+        m = evaluate(
+            g["y"], g["pred"], lower=lo, upper=hi, y_err=g["y_err"], n_boot=n_boot, seed=seed
+        )
         m = m.reset_index()
         m.insert(0, "method", method)
         out.append(m)
         if method != "ours":
             common = g.index.intersection(ours.index)
-            d = paired_difference(ours.loc[common, "y"], ours.loc[common, "pred"], g.loc[common, "pred"],
-                                  n_boot=n_boot, seed=seed).reset_index()
+            d = paired_difference(
+                ours.loc[common, "y"],
+                ours.loc[common, "pred"],
+                g.loc[common, "pred"],
+                n_boot=n_boot,
+                seed=seed,
+            ).reset_index()
             d = d.rename(columns={d.columns[0]: "metric"})
             d["metric"] = "ours_minus_this_" + d["metric"].astype(str)
             d.insert(0, "method", method)
-            out.append(d[[c for c in ["method", "metric", "value", "ci_lo", "ci_hi", "n"] if c in d.columns]])
+            out.append(
+                d[
+                    [
+                        c
+                        for c in ["method", "metric", "value", "ci_lo", "ci_hi", "n"]
+                        if c in d.columns
+                    ]
+                ]
+            )
     return pd.concat(out, ignore_index=True)
 
 
-def run_evaluation(p: Prepared, params: dict[str, Any], inner_residuals: np.ndarray) -> dict[str, Any]:
+def run_evaluation(
+    p: Prepared, params: dict[str, Any], inner_residuals: np.ndarray
+) -> dict[str, Any]:
     """Walk-forward and rolling-origin evaluation with metrics (see module docstring)."""
     q = conformal_q(inner_residuals)
     wf = walk_forward(p, params, q)
     wf_metrics = metrics_table(wf, p.exp.n_boot, p.exp.seed)
     ro_splits = rolling_origin_quarterly(p.release, min_train=p.exp.rolling_min_train)
-    ro = walk_forward(p, dict(DEFAULT_PARAMS), q, splits=ro_splits, label="rolling-origin") if ro_splits else pd.DataFrame()
+    ro = (
+        walk_forward(p, dict(DEFAULT_PARAMS), q, splits=ro_splits, label="rolling-origin")
+        if ro_splits
+        else pd.DataFrame()
+    )
     ro_metrics = metrics_table(ro, p.exp.n_boot, p.exp.seed) if len(ro) else pd.DataFrame()
-    return {"walkforward": wf, "walkforward_metrics": wf_metrics, "rolling": ro,
-            "rolling_metrics": ro_metrics, "q_inner": q}
+    return {
+        "walkforward": wf,
+        "walkforward_metrics": wf_metrics,
+        "rolling": ro,
+        "rolling_metrics": ro_metrics,
+        "q_inner": q,
+    }
 
 
 def inner_oof(p: Prepared, params: dict[str, Any]) -> np.ndarray:
@@ -212,7 +266,15 @@ def summary_metrics(wf_metrics: pd.DataFrame) -> dict[str, float]:
     """Flat MLflow metrics: walkforward_* for ours, baseline_<name>_walkforward_* for baselines."""
     out: dict[str, float] = {}
     for _, r in wf_metrics.iterrows():
-        if r["metric"] not in {"rmse", "mae", "spearman", "kendall", "pairwise_acc", "pairwise_acc_sep", "coverage"}:
+        if r["metric"] not in {
+            "rmse",
+            "mae",
+            "spearman",
+            "kendall",
+            "pairwise_acc",
+            "pairwise_acc_sep",
+            "coverage",
+        }:
             continue
         if r["method"] == "ours":
             prefix = "walkforward"

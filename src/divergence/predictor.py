@@ -29,8 +29,15 @@ import xgboost as xgb
 from divergence.errors import DivergenceError, SourceError, UnknownModelError
 from divergence.model import UtilityRegressor
 
-OUTPUT_COLUMNS = ["predicted_utility", "lower_80", "upper_80", "lower_90", "upper_90",
-                  "benchmark_implied", "divergence"]
+OUTPUT_COLUMNS = [
+    "predicted_utility",
+    "lower_80",
+    "upper_80",
+    "lower_90",
+    "upper_90",
+    "benchmark_implied",
+    "divergence",
+]
 ID_COLUMNS = ("model_id", "query", "model")
 # No feature comes near this (tokens/week ~3e12); larger inputs are errors, not extrapolation
 # (1e308 would overflow the standardisation and yield inf predictions).
@@ -48,18 +55,37 @@ class Predictor:
 
     def __init__(self, directory: str | Path) -> None:
         d = Path(directory)
-        for name in ["main.json", "bench.json", "intervals.json", "features.csv.gz", "aliases.csv.gz"]:
+        for name in [
+            "main.json",
+            "bench.json",
+            "intervals.json",
+            "features.csv.gz",
+            "aliases.csv.gz",
+        ]:
             if not (d / name).exists():
-                raise DivergenceError(f"{d / name}: predictor file missing (not a divergence model directory)")
+                raise DivergenceError(
+                    f"{d / name}: predictor file missing (not a divergence model directory)"
+                )
         self.directory = d
         try:
             self.main = UtilityRegressor.load(d, "main")
             self.bench = UtilityRegressor.load(d, "bench")
             self.intervals = json.loads((d / "intervals.json").read_text())
-            self.card = json.loads((d / "card.json").read_text()) if (d / "card.json").exists() else {}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, xgb.core.XGBoostError) as exc:
+            self.card = (
+                json.loads((d / "card.json").read_text()) if (d / "card.json").exists() else {}
+            )
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            xgb.core.XGBoostError,
+        ) as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise DivergenceError(f"{d}: not a valid divergence model directory ({type(exc).__name__}: {msg})") from None
+            raise DivergenceError(
+                f"{d}: not a valid divergence model directory ({type(exc).__name__}: {msg})"
+            ) from None
         self._features: pd.DataFrame | None = None
         self._aliases: dict[str, str] | None = None
 
@@ -83,12 +109,15 @@ class Predictor:
             known = self.__dict__["_known"] = frozenset(self.input_columns)
         all_cols = df.columns.tolist()
         if df.columns.has_duplicates:
-            raise DivergenceError(f"input column {df.columns[df.columns.duplicated()][0]!r}: duplicate column")
+            raise DivergenceError(
+                f"input column {df.columns[df.columns.duplicated()][0]!r}: duplicate column"
+            )
         cols = [c for c in all_cols if c not in ID_COLUMNS]
         unknown = [c for c in cols if c not in known]
         if unknown:
             raise DivergenceError(
-                f"input column {unknown[0]!r}: unknown feature (see predictor.input_columns; {len(unknown)} unknown)")
+                f"input column {unknown[0]!r}: unknown feature (see predictor.input_columns; {len(unknown)} unknown)"
+            )
         # Fast path: plain numpy int/float columns are converted in one block; only
         # object/bool/string/extension columns need the per-column checks below.
         dtypes = dict(zip(all_cols, df.dtypes.tolist(), strict=True))
@@ -106,20 +135,28 @@ class Predictor:
         for c in cols:  # in input order, so the first bad column is the one reported
             if c in fast_pos:
                 if c in first_inf:
-                    raise DivergenceError(f"input column {c!r} row {first_inf[c] + 1}: infinite value")
+                    raise DivergenceError(
+                        f"input column {c!r} row {first_inf[c] + 1}: infinite value"
+                    )
                 out[c] = block[:, fast_pos[c]]
                 continue
             s = df[c]
-            if s.dtype.kind in "mM" and s.notna().any():  # to_numeric would turn dates into ns counts
+            if (
+                s.dtype.kind in "mM" and s.notna().any()
+            ):  # to_numeric would turn dates into ns counts
                 pos = int(np.flatnonzero(s.notna().to_numpy())[0])
-                raise DivergenceError(f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}")
+                raise DivergenceError(
+                    f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}"
+                )
             if s.dtype == bool or s.dtype == object and s.map(lambda v: isinstance(v, bool)).any():
                 s = s.astype(object).map(lambda v: float(v) if isinstance(v, bool) else v)
             num = pd.to_numeric(s, errors="coerce")
             bad = num.isna() & s.notna() & ~s.astype(str).str.strip().isin(["", "nan", "NaN"])
             if bad.any():
                 pos = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DivergenceError(f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}")
+                raise DivergenceError(
+                    f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}"
+                )
             arr = num.to_numpy(dtype="float64", na_value=np.nan)
             if np.isinf(arr).any():
                 pos = int(np.flatnonzero(np.isinf(arr))[0])
@@ -135,7 +172,8 @@ class Predictor:
             j = int(np.flatnonzero(huge.any(axis=0))[0])
             i = int(np.flatnonzero(huge[:, j])[0])
             raise DivergenceError(
-                f"input column {cols[j]!r} row {i + 1}: value {block[i, j]:g} out of range (|x| > {MAX_ABS_INPUT:g})")
+                f"input column {cols[j]!r} row {i + 1}: value {block[i, j]:g} out of range (|x| > {MAX_ABS_INPUT:g})"
+            )
         return cols, block
 
     @staticmethod
@@ -163,7 +201,9 @@ class Predictor:
         pred = self.main.predict_matrix(self._columns_for(self.main, cols, block))
         bimp = self.bench.predict_matrix(self._columns_for(self.bench, cols, block))
         q80, q90 = self.intervals["q80"], self.intervals["q90"]
-        out = np.column_stack([pred, pred - q80, pred + q80, pred - q90, pred + q90, bimp, pred - bimp])
+        out = np.column_stack(
+            [pred, pred - q80, pred + q80, pred - q90, pred + q90, bimp, pred - bimp]
+        )
         return pd.DataFrame(out, index=df.index, columns=OUTPUT_COLUMNS)
 
     # ---- lookup by model id ----------------------------------------------------
@@ -210,30 +250,52 @@ class Predictor:
             bad = [q for q, i in zip(queries, ids, strict=True) if i is None]
             raise UnknownModelError(f"unknown model {bad[0]!r} ({len(bad)} unknown)")
         ok = [i for i in ids if i is not None]
-        preds = self.predict(self._features.loc[ok].reset_index(drop=True)) if ok else pd.DataFrame(columns=OUTPUT_COLUMNS)
+        preds = (
+            self.predict(self._features.loc[ok].reset_index(drop=True))
+            if ok
+            else pd.DataFrame(columns=OUTPUT_COLUMNS)
+        )
         rows, k = [], 0
         for q, i in zip(queries, ids, strict=True):
             if i is None:
-                rows.append({"query": q, "model_id": None, "status": "unknown", **dict.fromkeys(OUTPUT_COLUMNS, np.nan)})
+                rows.append(
+                    {
+                        "query": q,
+                        "model_id": None,
+                        "status": "unknown",
+                        **dict.fromkeys(OUTPUT_COLUMNS, np.nan),
+                    }
+                )
             else:
                 rows.append({"query": q, "model_id": i, "status": "ok", **preds.iloc[k].to_dict()})
                 k += 1
         return pd.DataFrame(rows, columns=["query", "model_id", "status", *OUTPUT_COLUMNS])
 
 
-def save_predictor_files(directory: str | Path, main: UtilityRegressor, bench: UtilityRegressor,
-                         intervals: dict[str, float], features: pd.DataFrame, aliases: pd.DataFrame,
-                         card: dict[str, Any]) -> dict[str, str]:
+def save_predictor_files(
+    directory: str | Path,
+    main: UtilityRegressor,
+    bench: UtilityRegressor,
+    intervals: dict[str, float],
+    features: pd.DataFrame,
+    aliases: pd.DataFrame,
+    card: dict[str, Any],
+) -> dict[str, str]:
     """Write every predictor file; returns {artifact name: path} for MLflow."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     paths = [*main.save(d, "main"), *bench.save(d, "bench")]
     (d / "intervals.json").write_text(json.dumps(intervals, indent=1, sort_keys=True))
     f = features.reset_index()
-    f.to_csv(d / "features.csv.gz", index=False, float_format="%.6g",
-             compression={"method": "gzip", "mtime": 0})
-    aliases[["alias", "source", "model_id"]].to_csv(d / "aliases.csv.gz", index=False,
-                                                    compression={"method": "gzip", "mtime": 0})
+    f.to_csv(
+        d / "features.csv.gz",
+        index=False,
+        float_format="%.6g",
+        compression={"method": "gzip", "mtime": 0},
+    )
+    aliases[["alias", "source", "model_id"]].to_csv(
+        d / "aliases.csv.gz", index=False, compression={"method": "gzip", "mtime": 0}
+    )
     (d / "card.json").write_text(json.dumps(card, indent=1, sort_keys=True, default=str))
     paths += [d / "intervals.json", d / "features.csv.gz", d / "aliases.csv.gz", d / "card.json"]
     return {p.name.replace(".", "_"): str(p) for p in paths}
@@ -250,8 +312,8 @@ def _sqlite_registry_dir(uri: str, tracking_uri: str) -> Path | None:
     prefix = "sqlite:///"
     if not tracking_uri.startswith(prefix) or "?" in tracking_uri or not uri.startswith("models:/"):
         return None
-    db = Path(tracking_uri[len(prefix):])
-    spec = uri[len("models:/"):]
+    db = Path(tracking_uri[len(prefix) :])
+    spec = uri[len("models:/") :]
     if "@" in spec:
         name, alias = spec.split("@", 1)
         version: str | None = None
@@ -263,7 +325,12 @@ def _sqlite_registry_dir(uri: str, tracking_uri: str) -> Path | None:
     else:
         return None
     registry = os.environ.get("MLFLOW_REGISTRY_URI")
-    if not db.is_file() or not name or (registry and registry != tracking_uri) or os.environ.get("MLFLOW_WORKSPACE"):
+    if (
+        not db.is_file()
+        or not name
+        or (registry and registry != tracking_uri)
+        or os.environ.get("MLFLOW_WORKSPACE")
+    ):
         return None
     import sqlite3
 
@@ -271,13 +338,17 @@ def _sqlite_registry_dir(uri: str, tracking_uri: str) -> Path | None:
         con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
         try:
             if alias is not None:
-                hits = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                                   (name, alias)).fetchall()
+                hits = con.execute(
+                    "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                    (name, alias),
+                ).fetchall()
                 if len(hits) != 1:
                     return None
                 version = str(hits[0][0])
-            rows = con.execute("SELECT storage_location, status FROM model_versions WHERE name = ? AND version = ?",
-                               (name, int(str(version)))).fetchall()
+            rows = con.execute(
+                "SELECT storage_location, status FROM model_versions WHERE name = ? AND version = ?",
+                (name, int(str(version))),
+            ).fetchall()
         finally:
             con.close()
     except (sqlite3.Error, ValueError):
@@ -340,7 +411,9 @@ def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = Non
         local = mlflow.artifacts.download_artifacts(artifact_uri=str(uri))
     except Exception as exc:  # mlflow raises several types for a missing model/alias
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DivergenceError(f"{uri}: cannot load from {mlflow.get_tracking_uri()}: {msg}") from None
+        raise DivergenceError(
+            f"{uri}: cannot load from {mlflow.get_tracking_uri()}: {msg}"
+        ) from None
     art = Path(local) / "artifacts"
     if not art.is_dir():
         raise SourceError(local, "not a divergence model (no artifacts/ directory)")

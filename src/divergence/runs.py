@@ -52,8 +52,16 @@ def model_name(exp: Experiment) -> str:
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True,
-                              text=True, timeout=5).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=PACKAGE_DIR,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -106,7 +114,9 @@ def _tags(snapshot_dir: Path) -> dict[str, str]:
         "git_commit": _git_commit(),
         "snapshot_sha256": snapshot_hash(snapshot_dir),
         "xgboost_version": xgb.__version__,
-        "xgboost_build": json.dumps({k: info.get(k) for k in ["USE_OPENMP", "USE_CUDA", "GCC_VERSION"] if k in info}),
+        "xgboost_build": json.dumps(
+            {k: info.get(k) for k in ["USE_OPENMP", "USE_CUDA", "GCC_VERSION"] if k in info}
+        ),
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus",
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
@@ -130,19 +140,31 @@ def plot_predictions(wf: pd.DataFrame, path: Path, title: str) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     ax = axes[0]
-    for method, style in [("ours", dict(color="C0", marker="o")),
-                          ("ours_benchmarks_only", dict(color="C2", marker="^")),
-                          ("baseline_median_ridge", dict(color="C3", marker="x")),
-                          ("baseline_aa_index_linear", dict(color="C1", marker="s"))]:
+    for method, style in [
+        ("ours", dict(color="C0", marker="o")),
+        ("ours_benchmarks_only", dict(color="C2", marker="^")),
+        ("baseline_median_ridge", dict(color="C3", marker="x")),
+        ("baseline_aa_index_linear", dict(color="C1", marker="s")),
+    ]:
         g = wf[wf["method"] == method]
         if g.empty:
             continue
         ax.scatter(g["y"], g["pred"], label=method, alpha=0.7, **style)
     ours = wf[wf["method"] == "ours"]
     if "lower_80" in ours and ours["lower_80"].notna().any():
-        ax.errorbar(ours["y"], ours["pred"], yerr=ours["upper_80"] - ours["pred"], fmt="none",
-                    ecolor="C0", alpha=0.3, label="ours 80% interval")
-    lim = [np.nanmin(wf[["y", "pred"]].to_numpy()) - 10, np.nanmax(wf[["y", "pred"]].to_numpy()) + 10]
+        ax.errorbar(
+            ours["y"],
+            ours["pred"],
+            yerr=ours["upper_80"] - ours["pred"],
+            fmt="none",
+            ecolor="C0",
+            alpha=0.3,
+            label="ours 80% interval",
+        )
+    lim = [
+        np.nanmin(wf[["y", "pred"]].to_numpy()) - 10,
+        np.nanmax(wf[["y", "pred"]].to_numpy()) + 10,
+    ]
     ax.plot(lim, lim, "k--", lw=1)
     ax.set_xlabel("actual arena rating (normalised)")
     ax.set_ylabel("predicted")
@@ -152,7 +174,9 @@ def plot_predictions(wf: pd.DataFrame, path: Path, title: str) -> None:
     ax.axhline(0, color="k", lw=1)
     for method, c in [("ours", "C0"), ("baseline_median_ridge", "C3")]:
         g = wf[wf["method"] == method]
-        ax.scatter(pd.to_datetime(g["release_date"]), g["pred"] - g["y"], color=c, label=method, alpha=0.7)
+        ax.scatter(
+            pd.to_datetime(g["release_date"]), g["pred"] - g["y"], color=c, label=method, alpha=0.7
+        )
     ax.set_xlabel("release date")
     ax.set_ylabel("residual (pred − actual)")
     ax.set_title("Residual vs release date (extrapolation check)")
@@ -180,7 +204,9 @@ def markdown_table(metrics: pd.DataFrame) -> str:
     return "\n".join(rows) + "\n"
 
 
-def step_tune(p: Prepared, n_trials: int, storage: str | None = None, workers: int = 1) -> dict[str, Any]:
+def step_tune(
+    p: Prepared, n_trials: int, storage: str | None = None, workers: int = 1
+) -> dict[str, Any]:
     """Tune inside the tuning window; logs a ``tune`` parent run with nested trials."""
     import mlflow
 
@@ -190,11 +216,26 @@ def step_tune(p: Prepared, n_trials: int, storage: str | None = None, workers: i
     if storage:
         name += f"-{snapshot_tag(p)}-{config_tag(p.exp)}"
     with mlflow.start_run(run_name="tune", nested=True):
-        mlflow.log_params({"n_trials": n_trials, "tuning_window_models": len(win),
-                           "tuning_window_end": str(p.release.iloc[win].max().date()),
-                           "inner_folds": p.exp.inner_folds, "workers": workers})
-        study = tune(p.X.iloc[win], p.y[win], release, n_trials=n_trials, seed=p.exp.seed,
-                     storage=storage, study_name=name, workers=workers, n_folds=p.exp.inner_folds)
+        mlflow.log_params(
+            {
+                "n_trials": n_trials,
+                "tuning_window_models": len(win),
+                "tuning_window_end": str(p.release.iloc[win].max().date()),
+                "inner_folds": p.exp.inner_folds,
+                "workers": workers,
+            }
+        )
+        study = tune(
+            p.X.iloc[win],
+            p.y[win],
+            release,
+            n_trials=n_trials,
+            seed=p.exp.seed,
+            storage=storage,
+            study_name=name,
+            workers=workers,
+            n_folds=p.exp.inner_folds,
+        )
         log_study(study)
         params = best_params(study)
         mlflow.log_dict(params, "best_params.json")
@@ -205,7 +246,11 @@ def config_tag(exp: Experiment) -> str:
     """Short hash of everything that changes the tuning objective (not trials or bootstrap)."""
     import hashlib
 
-    d = {k: v for k, v in exp.to_dict().items() if k not in {"n_trials", "n_boot", "registered_model"}}
+    d = {
+        k: v
+        for k, v in exp.to_dict().items()
+        if k not in {"n_trials", "n_boot", "registered_model"}
+    }
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -223,8 +268,14 @@ def step_evaluate(p: Prepared, params: dict[str, Any]) -> dict[str, Any]:
     with mlflow.start_run(run_name="evaluate", nested=True), tempfile.TemporaryDirectory() as td:
         d = Path(td)
         mlflow.log_params({f"param_{k}": v for k, v in params.items()})
-        mlflow.log_params({"n_test": p.exp.n_test, "n_rated_models": len(p.y),
-                           "conformal_q80_inner": ev["q_inner"]["q80"], "conformal_q90_inner": ev["q_inner"]["q90"]})
+        mlflow.log_params(
+            {
+                "n_test": p.exp.n_test,
+                "n_rated_models": len(p.y),
+                "conformal_q80_inner": ev["q_inner"]["q80"],
+                "conformal_q90_inner": ev["q_inner"]["q90"],
+            }
+        )
         mlflow.log_metrics(metrics)
         _log_df(ev["walkforward"], "walkforward_predictions.csv", d)
         _log_df(ev["walkforward_metrics"], "walkforward_metrics.csv", d)
@@ -240,11 +291,20 @@ def step_evaluate(p: Prepared, params: dict[str, Any]) -> dict[str, Any]:
         plot_predictions(ev["walkforward"], fig, f"Walk-forward, {p.exp.board}/{p.exp.category}")
         mlflow.log_artifact(str(fig))
     ev["metrics"] = metrics
-    ev["residuals"] = np.concatenate([
-        (ev["walkforward"].query("method == 'ours'")["pred"] - ev["walkforward"].query("method == 'ours'")["y"]).to_numpy(),
-        (ev["rolling"].query("method == 'ours'")["pred"] - ev["rolling"].query("method == 'ours'")["y"]).to_numpy()
-        if len(ev["rolling"]) else np.zeros(0),
-    ])
+    ev["residuals"] = np.concatenate(
+        [
+            (
+                ev["walkforward"].query("method == 'ours'")["pred"]
+                - ev["walkforward"].query("method == 'ours'")["y"]
+            ).to_numpy(),
+            (
+                ev["rolling"].query("method == 'ours'")["pred"]
+                - ev["rolling"].query("method == 'ours'")["y"]
+            ).to_numpy()
+            if len(ev["rolling"])
+            else np.zeros(0),
+        ]
+    )
     return ev
 
 
@@ -276,8 +336,13 @@ def pip_requirements() -> list[str]:
     return pins
 
 
-def step_train(p: Prepared, params: dict[str, Any], ev: dict[str, Any], tables: dict[str, pd.DataFrame],
-               register: bool = True) -> dict[str, Any]:
+def step_train(
+    p: Prepared,
+    params: dict[str, Any],
+    ev: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    register: bool = True,
+) -> dict[str, Any]:
     """Fit the final model, log it as a pyfunc, register it and decide the champion."""
     import mlflow
     from mlflow.models import infer_signature
@@ -287,23 +352,33 @@ def step_train(p: Prepared, params: dict[str, Any], ev: dict[str, Any], tables: 
 
     final = train_final(p, params, ev["residuals"])
     name = model_name(p.exp)
-    cols = list(dict.fromkeys([*final["main"].feature_names_in_, *final["bench"].feature_names_in_]))
+    cols = list(
+        dict.fromkeys([*final["main"].feature_names_in_, *final["bench"].feature_names_in_])
+    )
     features = pd.concat([p.X_all, p.Xb_all], axis=1)
     features = features.loc[:, ~features.columns.duplicated()][cols]
     card = {
-        "registered_model": name, "experiment": p.exp.to_dict(), "params": params,
+        "registered_model": name,
+        "experiment": p.exp.to_dict(),
+        "params": params,
         "training_models": len(p.y),
         "training_release_range": [str(p.release.min().date()), str(p.release.max().date())],
         "target": f"LMArena {p.exp.board} board, category {p.exp.category}, latest normalised rating",
-        "walkforward_metrics": ev["metrics"], "intervals": final["q"],
+        "walkforward_metrics": ev["metrics"],
+        "intervals": final["q"],
         "features_main": list(final["main"].feature_names_in_),
         "features_benchmarks_only": list(final["bench"].feature_names_in_),
-        "snapshot_sha256": p.extra.get("snapshot_sha256"), "git_commit": _git_commit(),
+        "snapshot_sha256": p.extra.get("snapshot_sha256"),
+        "git_commit": _git_commit(),
     }
-    with mlflow.start_run(run_name="train", nested=True) as run, tempfile.TemporaryDirectory() as td:
+    with (
+        mlflow.start_run(run_name="train", nested=True) as run,
+        tempfile.TemporaryDirectory() as td,
+    ):
         d = Path(td) / "predictor"
-        artifacts = save_predictor_files(d, final["main"], final["bench"], final["q"], features,
-                                         tables["aliases"], card)
+        artifacts = save_predictor_files(
+            d, final["main"], final["bench"], final["q"], features, tables["aliases"], card
+        )
         pred = Predictor(d)
         example = features.loc[p.target.index[-3:], cols].astype("float64")
         out = pred.predict(example)
@@ -315,18 +390,29 @@ def step_train(p: Prepared, params: dict[str, Any], ev: dict[str, Any], tables: 
         mlflow.log_params({f"param_{k}": v for k, v in params.items()})
         mlflow.log_metrics({"conformal_q80": final["q"]["q80"], "conformal_q90": final["q"]["q90"]})
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(PACKAGE_DIR / "pyfunc_entry.py"), artifacts=artifacts,
-            code_paths=[str(PACKAGE_DIR)], signature=signature, input_example=example,
+            name="model",
+            python_model=str(PACKAGE_DIR / "pyfunc_entry.py"),
+            artifacts=artifacts,
+            code_paths=[str(PACKAGE_DIR)],
+            signature=signature,
+            input_example=example,
             pip_requirements=pip_requirements(),
             registered_model_name=name if register else None,
         )
-        result = {"model_uri": info.model_uri, "run_id": run.info.run_id, "name": name, "card": card}
+        result = {
+            "model_uri": info.model_uri,
+            "run_id": run.info.run_id,
+            "name": name,
+            "card": card,
+        }
         if register:
             result.update(decide_champion(name, info.registered_model_version, ev["metrics"]))
     return result
 
 
-def decide_champion(name: str, version: int | str | None, metrics: dict[str, float]) -> dict[str, Any]:
+def decide_champion(
+    name: str, version: int | str | None, metrics: dict[str, float]
+) -> dict[str, Any]:
     """Move alias ``champion`` to ``version`` only if it beats every baseline."""
     import mlflow
     from mlflow import MlflowClient
@@ -348,9 +434,15 @@ def decide_champion(name: str, version: int | str | None, metrics: dict[str, flo
     return {"version": version, "champion": ok, "champion_reason": why}
 
 
-def run(exp: Experiment, steps: tuple[str, ...] = ("tune", "evaluate", "train"),
-        snapshot_dir: str | Path | None = None, params_path: str | Path | None = None,
-        storage: str | None = None, workers: int = 1, report: bool = False) -> dict[str, Any]:
+def run(
+    exp: Experiment,
+    steps: tuple[str, ...] = ("tune", "evaluate", "train"),
+    snapshot_dir: str | Path | None = None,
+    params_path: str | Path | None = None,
+    storage: str | None = None,
+    workers: int = 1,
+    report: bool = False,
+) -> dict[str, Any]:
     """Run pipeline steps under one top-level MLflow run.
 
     Parameters
@@ -380,13 +472,17 @@ def run(exp: Experiment, steps: tuple[str, ...] = ("tune", "evaluate", "train"),
     setup(exp)
     p = prepare(exp, tables)
     p.extra["snapshot_sha256"] = snapshot_hash(snap)
-    log(f"{exp.name}: {len(p.y)} rated models, {p.X.shape[1]} features "
-        f"({p.Xb.shape[1]} benchmarks-only), releases {p.release.min().date()} .. {p.release.max().date()}")
+    log(
+        f"{exp.name}: {len(p.y)} rated models, {p.X.shape[1]} features "
+        f"({p.Xb.shape[1]} benchmarks-only), releases {p.release.min().date()} .. {p.release.max().date()}"
+    )
     out: dict[str, Any] = {}
     with mlflow.start_run(run_name=f"{exp.name}", nested=mlflow.active_run() is not None) as top:
         mlflow.set_tags(_tags(snap))
         mlflow.log_params({f"exp_{k}": v for k, v in exp.to_dict().items()})
-        mlflow.log_params({"n_rated_models": len(p.y), "n_features": p.X.shape[1], "steps": ",".join(steps)})
+        mlflow.log_params(
+            {"n_rated_models": len(p.y), "n_features": p.X.shape[1], "steps": ",".join(steps)}
+        )
         if "tune" in steps:
             params = step_tune(p, exp.n_trials, storage=storage, workers=workers)
         elif params_path:

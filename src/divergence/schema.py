@@ -111,7 +111,9 @@ def empty(kind: str, schemas: dict[str, dict[str, str]] = READER_SCHEMAS) -> pd.
     return coerce(pd.DataFrame({c: [] for c in schemas[kind]}), kind, schemas)
 
 
-def coerce(df: pd.DataFrame, kind: str, schemas: dict[str, dict[str, str]] = READER_SCHEMAS) -> pd.DataFrame:
+def coerce(
+    df: pd.DataFrame, kind: str, schemas: dict[str, dict[str, str]] = READER_SCHEMAS
+) -> pd.DataFrame:
     """Return ``df`` restricted to, ordered by and cast to the schema of ``kind``."""
     cols = schemas[kind]
     out = pd.DataFrame(index=df.index)
@@ -125,8 +127,15 @@ def coerce(df: pd.DataFrame, kind: str, schemas: dict[str, dict[str, str]] = REA
             out[col] = pd.to_datetime(s).astype("datetime64[ns]")
         elif typ == "bool":
             out[col] = pd.Series(
-                [None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else bool(v)
-                 for v in s.astype(object)], index=s.index, dtype=object)
+                [
+                    None
+                    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
+                    else bool(v)
+                    for v in s.astype(object)
+                ],
+                index=s.index,
+                dtype=object,
+            )
         elif typ == "int":
             out[col] = s.astype("int64")
     return out.reset_index(drop=True)
@@ -140,9 +149,13 @@ REQUIRED = {
 }
 
 
-def validate(df: pd.DataFrame, kind: str, origin: str = "<reader>",
-             schemas: dict[str, dict[str, str]] = READER_SCHEMAS,
-             required: dict[str, list[str]] | None = None) -> pd.DataFrame:
+def validate(
+    df: pd.DataFrame,
+    kind: str,
+    origin: str = "<reader>",
+    schemas: dict[str, dict[str, str]] = READER_SCHEMAS,
+    required: dict[str, list[str]] | None = None,
+) -> pd.DataFrame:
     """Check that ``df`` matches the schema ``kind``; return it coerced.
 
     Raises
@@ -162,14 +175,29 @@ def validate(df: pd.DataFrame, kind: str, origin: str = "<reader>",
     for col in required.get(kind, []):
         bad = out[col].isna().to_numpy()
         if bad.any():
-            raise SourceError(origin, f"{kind} table has missing values", column=col, row=int(np.flatnonzero(bad)[0]))
+            raise SourceError(
+                origin,
+                f"{kind} table has missing values",
+                column=col,
+                row=int(np.flatnonzero(bad)[0]),
+            )
     for col, typ in cols.items():
         if typ == "float":
             arr = out[col].to_numpy()
             if np.isinf(arr).any():
-                raise SourceError(origin, f"{kind} table has infinite values", column=col, row=int(np.flatnonzero(np.isinf(arr))[0]))
+                raise SourceError(
+                    origin,
+                    f"{kind} table has infinite values",
+                    column=col,
+                    row=int(np.flatnonzero(np.isinf(arr))[0]),
+                )
     if kind == "ratings":
         bad = ~out["board"].isin(["raw", "style"])
         if bad.any():
-            raise SourceError(origin, "board must be 'raw' or 'style'", column="board", row=int(np.flatnonzero(bad)[0]))
+            raise SourceError(
+                origin,
+                "board must be 'raw' or 'style'",
+                column="board",
+                row=int(np.flatnonzero(bad)[0]),
+            )
     return out

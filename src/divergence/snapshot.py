@@ -34,7 +34,9 @@ SORT_KEYS: dict[str, list[str]] = {
 
 def _encode(df: pd.DataFrame, kind: str) -> bytes:
     df = coerce(df, kind, SNAPSHOT_SCHEMAS)
-    df = df.sort_values(SORT_KEYS[kind], kind="mergesort", na_position="first").reset_index(drop=True)
+    df = df.sort_values(SORT_KEYS[kind], kind="mergesort", na_position="first").reset_index(
+        drop=True
+    )
     out = df.copy()
     for col, typ in SNAPSHOT_SCHEMAS[kind].items():
         if typ == "date":
@@ -52,7 +54,9 @@ def _encode(df: pd.DataFrame, kind: str) -> bytes:
     return gz.getvalue()
 
 
-def write_snapshot(tables: dict[str, pd.DataFrame], out_dir: str | Path, provenance: dict[str, Any]) -> dict:
+def write_snapshot(
+    tables: dict[str, pd.DataFrame], out_dir: str | Path, provenance: dict[str, Any]
+) -> dict:
     """Write all tables and the manifest atomically to ``out_dir``.
 
     Parameters
@@ -69,7 +73,11 @@ def write_snapshot(tables: dict[str, pd.DataFrame], out_dir: str | Path, provena
     dict
         The manifest.
     """
-    manifest: dict[str, Any] = {"format": "divergence-snapshot/1", "tables": {}, "sources": provenance}
+    manifest: dict[str, Any] = {
+        "format": "divergence-snapshot/1",
+        "tables": {},
+        "sources": provenance,
+    }
     with atomic_dir(out_dir) as tmp:
         for name in TABLES:
             blob = _encode(tables[name], name)
@@ -98,7 +106,9 @@ def sources_markdown(provenance: Any) -> str:
     ]
     for s in provenance or []:
         sha = (s.get("raw_sha256") or "")[:12]
-        lines.append(f"| {s['folder']} | {s['upstream']} | {s['license']} | {s['what']} | {s.get('raw_files', 0)} | {sha} |")
+        lines.append(
+            f"| {s['folder']} | {s['upstream']} | {s['license']} | {s['what']} | {s.get('raw_files', 0)} | {sha} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +120,9 @@ def read_table(path: str | Path, kind: str) -> pd.DataFrame:
     cols = SNAPSHOT_SCHEMAS[kind]
     dtypes = {c: ("float64" if t == "float" else "string") for c, t in cols.items()}
     try:
-        df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values={c: [""] for c in cols})
+        df = pd.read_csv(
+            path, dtype=dtypes, keep_default_na=False, na_values={c: [""] for c in cols}
+        )
     except (OSError, EOFError, ValueError, pd.errors.ParserError) as exc:
         raise SourceError(path, f"unreadable snapshot table: {str(exc).splitlines()[0]}") from None
     for col in cols:
@@ -127,7 +139,9 @@ def read_table(path: str | Path, kind: str) -> pd.DataFrame:
     return coerce(df, kind, SNAPSHOT_SCHEMAS)
 
 
-def load_snapshot(snapshot_dir: str | Path | None = None, verify: bool = True) -> dict[str, pd.DataFrame]:
+def load_snapshot(
+    snapshot_dir: str | Path | None = None, verify: bool = True
+) -> dict[str, pd.DataFrame]:
     """Load every snapshot table.
 
     Parameters
@@ -147,7 +161,9 @@ def load_snapshot(snapshot_dir: str | Path | None = None, verify: bool = True) -
     d = Path(snapshot_dir) if snapshot_dir is not None else default_snapshot_dir()
     manifest_path = d / "manifest.json"
     if not manifest_path.exists():
-        raise SourceError(manifest_path, "snapshot manifest not found (run `divergence data build`)")
+        raise SourceError(
+            manifest_path, "snapshot manifest not found (run `divergence data build`)"
+        )
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as exc:
@@ -160,7 +176,9 @@ def load_snapshot(snapshot_dir: str | Path | None = None, verify: bool = True) -
             if expected is None:
                 raise SourceError(manifest_path, "table missing from manifest", column=name)
             if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
-                raise SourceError(path, "content hash differs from manifest (file changed or corrupt)")
+                raise SourceError(
+                    path, "content hash differs from manifest (file changed or corrupt)"
+                )
         out[name] = read_table(path, name)
     return out
 

@@ -21,12 +21,20 @@ MIN_BOTH = 10
 
 
 def _latest(ratings: pd.DataFrame, board: str, category: str) -> pd.DataFrame:
-    r = ratings[(ratings["board"] == board) & (ratings["category"] == category)].dropna(subset=["rating_norm"])
+    r = ratings[(ratings["board"] == board) & (ratings["category"] == category)].dropna(
+        subset=["rating_norm"]
+    )
     r = r.sort_values(["model_id", "snapshot_date", "source"], kind="mergesort")
     last = r.drop_duplicates("model_id", keep="last").set_index("model_id")
     err = (last["rating_hi"] - last["rating_lo"]) / 2.0
-    return pd.DataFrame({"target": last["rating_norm"], "target_err": err,
-                         "target_date": last["snapshot_date"], "target_source": last["source"]})
+    return pd.DataFrame(
+        {
+            "target": last["rating_norm"],
+            "target_err": err,
+            "target_date": last["snapshot_date"],
+            "target_source": last["source"],
+        }
+    )
 
 
 def categories(ratings: pd.DataFrame, board: str = "style") -> list[str]:
@@ -34,8 +42,12 @@ def categories(ratings: pd.DataFrame, board: str = "style") -> list[str]:
     return sorted(ratings.loc[ratings["board"] == board, "category"].unique())
 
 
-def target_frame(tables: dict[str, pd.DataFrame], category: str = "full", board: str = "style",
-                 fallback_raw: bool = True) -> pd.DataFrame:
+def target_frame(
+    tables: dict[str, pd.DataFrame],
+    category: str = "full",
+    board: str = "style",
+    fallback_raw: bool = True,
+) -> pd.DataFrame:
     """Per-model target for ``board``/``category``.
 
     Returns
@@ -50,7 +62,9 @@ def target_frame(tables: dict[str, pd.DataFrame], category: str = "full", board:
         raise ConfigError(f"target board must be 'raw' or 'style', got {board!r}")
     avail = categories(ratings, board)
     if category not in avail:
-        raise ConfigError(f"target category {category!r} not on the {board} board; available: {', '.join(avail)}")
+        raise ConfigError(
+            f"target category {category!r} not on the {board} board; available: {', '.join(avail)}"
+        )
     t = _latest(ratings, board, category).assign(target_board=board)
     if fallback_raw and board == "style":
         raw = _latest(ratings, "raw", category)
@@ -65,4 +79,8 @@ def target_frame(tables: dict[str, pd.DataFrame], category: str = "full", board:
     t["release_date"] = models["release_date"].reindex(t.index)
     t = t.dropna(subset=["target", "release_date"])
     t.index.name = "model_id"
-    return t.reset_index().sort_values(["release_date", "model_id"], kind="mergesort").set_index("model_id")
+    return (
+        t.reset_index()
+        .sort_values(["release_date", "model_id"], kind="mergesort")
+        .set_index("model_id")
+    )

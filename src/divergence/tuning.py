@@ -36,9 +36,18 @@ from divergence.model import UtilityRegressor
 from divergence.progress import Progress
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "n_estimators": 300, "learning_rate": 0.05, "max_depth": 3, "min_child_weight": 3.0,
-    "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 0.001,
-    "base": "factor", "base_alpha": 1.0, "monotone": True, "min_coverage": 0.1,
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "max_depth": 3,
+    "min_child_weight": 3.0,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+    "reg_alpha": 0.001,
+    "base": "factor",
+    "base_alpha": 1.0,
+    "monotone": True,
+    "min_coverage": 0.1,
 }
 
 
@@ -60,7 +69,9 @@ def search_space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     }
 
 
-def inner_splits(release: pd.Series, n_folds: int = 4, min_train: int = 40) -> list[tuple[np.ndarray, np.ndarray]]:
+def inner_splits(
+    release: pd.Series, n_folds: int = 4, min_train: int = 40
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Expanding-window folds in release order over a training window.
 
     The last ``n_folds`` blocks of models (by release) are predicted in turn from all
@@ -70,7 +81,9 @@ def inner_splits(release: pd.Series, n_folds: int = 4, min_train: int = 40) -> l
     dates = release.to_numpy()[order]
     n = len(order)
     if n < min_train + n_folds:
-        raise ValueError(f"training window has {n} models; need at least {min_train + n_folds} to tune")
+        raise ValueError(
+            f"training window has {n} models; need at least {min_train + n_folds} to tune"
+        )
     edges = np.linspace(min_train, n, n_folds + 1).astype(int)
     out = []
     for a, b in zip(edges[:-1], edges[1:], strict=True):
@@ -82,8 +95,13 @@ def inner_splits(release: pd.Series, n_folds: int = 4, min_train: int = 40) -> l
     return out
 
 
-def cv_predict(params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
-               splits: list[tuple[np.ndarray, np.ndarray]], seed: int) -> np.ndarray:
+def cv_predict(
+    params: dict[str, Any],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+) -> np.ndarray:
     """Out-of-fold predictions (NaN for rows never tested)."""
     oof = np.full(len(y), np.nan)
     for tr, te in splits:
@@ -92,8 +110,14 @@ def cv_predict(params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
     return oof
 
 
-def make_objective(X: pd.DataFrame, y: np.ndarray, release: pd.Series, seed: int = 0,
-                   n_folds: int = 4, session: str | None = None):
+def make_objective(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    release: pd.Series,
+    seed: int = 0,
+    n_folds: int = 4,
+    session: str | None = None,
+):
     """Objective: inner-fold RMSE of a sampled parameter set on the training window.
 
     ``session`` is stored as the trial's ``session`` user attribute (see :func:`log_study`).
@@ -154,28 +178,43 @@ def _rdb_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
     given, url = url, database_url(url)
     storages = optuna.storages
     params = inspect.signature(storages.RDBStorage).parameters
-    key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
-    retry_cls = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
+    key = (
+        "heartbeat_stale_trial_callback"
+        if "heartbeat_stale_trial_callback" in params
+        else "failed_trial_callback"
+    )
+    retry_cls = (
+        getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
+        or storages.RetryFailedTrialCallback
+    )
     for attempt in range(attempts):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 retry = retry_cls(max_retry=1)
                 return optuna.storages.RDBStorage(
-                    url, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=30, grace_period=120,
-                    **{key: retry})
+                    url,
+                    engine_kwargs={"pool_pre_ping": True},
+                    heartbeat_interval=30,
+                    grace_period=120,
+                    **{key: retry},
+                )
         except ImportError:
-            raise DivergenceError(f"{redact(given)}: database driver not installed "
-                                  "(pip install 'divergence[postgres]' for PostgreSQL)") from None
+            raise DivergenceError(
+                f"{redact(given)}: database driver not installed "
+                "(pip install 'divergence[postgres]' for PostgreSQL)"
+            ) from None
         except sqlalchemy.exc.DBAPIError as exc:
             # Workers starting together on an empty database race to create Optuna's tables
             # (integrity error or deadlock), and a database may still be starting: back off.
             if attempt < attempts - 1:
-                time.sleep(0.2 * 2 ** attempt)
+                time.sleep(0.2 * 2**attempt)
                 continue
             lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
-            raise DivergenceError(f"{redact(given)}: cannot use Optuna storage: "
-                                  f"{lines[0] if lines else type(exc).__name__}") from None
+            raise DivergenceError(
+                f"{redact(given)}: cannot use Optuna storage: "
+                f"{lines[0] if lines else type(exc).__name__}"
+            ) from None
     raise AssertionError("unreachable")
 
 
@@ -204,7 +243,9 @@ class TrialSeededTPESampler(optuna.samplers.TPESampler):
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Re-seed the TPE and start-up random generators for this trial."""
         super().before_trial(study, trial)
-        trial_seed = int(np.random.SeedSequence([self._base_seed, trial.number]).generate_state(1)[0])
+        trial_seed = int(
+            np.random.SeedSequence([self._base_seed, trial.number]).generate_state(1)[0]
+        )
         rng = getattr(self, "_rng", None)
         rand = getattr(getattr(self, "_random_sampler", None), "_rng", None)
         if rng is None or rand is None:  # private layout changed: fall back to fresh randomness
@@ -222,7 +263,10 @@ def make_sampler(seed: int, shared: bool = False) -> TrialSeededTPESampler:
 def create_study(name: str, seed: int, storage: str | None = None) -> optuna.Study:
     """Create (or load) a minimising TPE study."""
     return optuna.create_study(
-        study_name=name, direction="minimize", storage=_storage(storage), load_if_exists=True,
+        study_name=name,
+        direction="minimize",
+        storage=_storage(storage),
+        load_if_exists=True,
         sampler=make_sampler(seed, shared=storage is not None),
     )
 
@@ -230,8 +274,9 @@ def create_study(name: str, seed: int, storage: str | None = None) -> optuna.Stu
 def _worker(args: tuple) -> None:
     X, y, release, seed, n_folds, name, storage, n_trials, session = args
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=name, storage=_storage(storage),
-                              sampler=make_sampler(seed, shared=True))
+    study = optuna.load_study(
+        study_name=name, storage=_storage(storage), sampler=make_sampler(seed, shared=True)
+    )
     study.optimize(make_objective(X, y, release, seed, n_folds, session=session), n_trials=n_trials)
 
 
@@ -241,9 +286,17 @@ def _progress_note(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> str:
     return f"rmse={trial.value:.2f} best={study.best_value:.2f}"
 
 
-def tune(X: pd.DataFrame, y: np.ndarray, release: pd.Series, n_trials: int = 30, seed: int = 0,
-         storage: str | None = None, study_name: str = "divergence", workers: int = 1,
-         n_folds: int = 4) -> optuna.Study:
+def tune(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    release: pd.Series,
+    n_trials: int = 30,
+    seed: int = 0,
+    storage: str | None = None,
+    study_name: str = "divergence",
+    workers: int = 1,
+    n_folds: int = 4,
+) -> optuna.Study:
     """Run ``n_trials`` more trials of the study and return it.
 
     ``study.best_params`` are UtilityRegressor params (best over the whole study, which
@@ -266,8 +319,14 @@ def tune(X: pd.DataFrame, y: np.ndarray, release: pd.Series, n_trials: int = 30,
             raise ValueError("parallel workers need --storage (journal file path or database URL)")
         per = [n_trials // workers + (1 if i < n_trials % workers else 0) for i in range(workers)]
         ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=((X, y, release, seed, n_folds, study_name, storage, k, session),))
-                 for k in per if k]
+        procs = [
+            ctx.Process(
+                target=_worker,
+                args=((X, y, release, seed, n_folds, study_name, storage, k, session),),
+            )
+            for k in per
+            if k
+        ]
         for p in procs:
             p.start()
         failed = []
@@ -281,8 +340,11 @@ def tune(X: pd.DataFrame, y: np.ndarray, release: pd.Series, n_trials: int = 30,
         study.divergence_session = session
         return study
     bar = Progress("tune", n_trials)
-    study.optimize(make_objective(X, y, release, seed, n_folds, session=session), n_trials=n_trials,
-                   callbacks=[lambda s, t: bar.step(_progress_note(s, t))])
+    study.optimize(
+        make_objective(X, y, release, seed, n_folds, session=session),
+        n_trials=n_trials,
+        callbacks=[lambda s, t: bar.step(_progress_note(s, t))],
+    )
     return study
 
 

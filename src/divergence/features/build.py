@@ -33,7 +33,18 @@ import pandas as pd
 from divergence.features.spec import FeatureSpec, is_leaky
 
 EPOCH = pd.Timestamp("2023-01-01")
-MAJOR_ORGS = ["OpenAI", "Anthropic", "Google", "Meta", "xAI", "DeepSeek", "Alibaba", "Mistral", "Zhipu AI", "Moonshot AI"]
+MAJOR_ORGS = [
+    "OpenAI",
+    "Anthropic",
+    "Google",
+    "Meta",
+    "xAI",
+    "DeepSeek",
+    "Alibaba",
+    "Mistral",
+    "Zhipu AI",
+    "Moonshot AI",
+]
 TOPN_FLOW_SOURCES = ("openrouter",)
 
 
@@ -57,7 +68,9 @@ def benchmark_features(bench: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
         sd = grp.transform("std").replace(0, np.nan)
         lb["score"] = (lb["score"] - grp.transform("mean")) / sd
         b = pd.concat([b[~is_lb], lb.dropna(subset=["score"])])
-    b = b.sort_values(["model_id", "column", "as_of", "source"], kind="mergesort", na_position="last")
+    b = b.sort_values(
+        ["model_id", "column", "as_of", "source"], kind="mergesort", na_position="last"
+    )
     first = b.drop_duplicates(["model_id", "column"])
     wide = first.pivot(index="model_id", columns="column", values="score")
     wide.columns.name = None
@@ -68,10 +81,14 @@ def _signal_rows(adoption: pd.DataFrame, signal: str, how: str) -> pd.DataFrame:
     a = adoption[adoption["signal"] == signal]
     if a.empty:
         return a
-    return a.groupby(["model_id", "date"], as_index=False).agg(value=("value", how), source=("source", "first"))
+    return a.groupby(["model_id", "date"], as_index=False).agg(
+        value=("value", how), source=("source", "first")
+    )
 
 
-def adoption_features(adoption: pd.DataFrame, release: pd.Series, spec: FeatureSpec) -> pd.DataFrame:
+def adoption_features(
+    adoption: pd.DataFrame, release: pd.Series, spec: FeatureSpec
+) -> pd.DataFrame:
     """Adoption at ``age_days`` after release (as-of rule in the module docstring)."""
     a = spec.adoption
     out = pd.DataFrame(index=release.index)
@@ -92,14 +109,20 @@ def adoption_features(adoption: pd.DataFrame, release: pd.Series, spec: FeatureS
     for sig in a.level:
         rows = _signal_rows(adoption, sig, "max")
         out[f"adopt.{sig}{suffix}"] = per_model(
-            rows, lambda g, r, c: g.loc[g["date"] <= c, "value"].iloc[-1] if (g["date"] <= c).any() else np.nan)
+            rows,
+            lambda g, r, c: (
+                g.loc[g["date"] <= c, "value"].iloc[-1] if (g["date"] <= c).any() else np.nan
+            ),
+        )
     for sig in a.flow:
         rows = _signal_rows(adoption, sig, "max")
         if rows.empty:
             out[f"adopt.{sig}{suffix}"] = np.nan
             continue
         lo, hi = rows["date"].min(), rows["date"].max()
-        col = per_model(rows, lambda g, r, c: g.loc[(g["date"] >= r) & (g["date"] <= c), "value"].mean())
+        col = per_model(
+            rows, lambda g, r, c: g.loc[(g["date"] >= r) & (g["date"] <= c), "value"].mean()
+        )
         topn = any(s.startswith(TOPN_FLOW_SOURCES) for s in rows["source"].unique())
         if topn:
             overlap = (cutoff >= lo) & (release <= hi)
@@ -108,7 +131,11 @@ def adoption_features(adoption: pd.DataFrame, release: pd.Series, spec: FeatureS
     for sig in a.price:
         rows = _signal_rows(adoption, sig, "min")
         out[f"adopt.{sig}{suffix}"] = per_model(
-            rows, lambda g, r, c: g.loc[g["date"] <= c, "value"].iloc[0] if (g["date"] <= c).any() else np.nan)
+            rows,
+            lambda g, r, c: (
+                g.loc[g["date"] <= c, "value"].iloc[0] if (g["date"] <= c).any() else np.nan
+            ),
+        )
     for sig in a.first_seen:
         rows = _signal_rows(adoption, sig, "max")
         if rows.empty:
@@ -129,7 +156,11 @@ def metadata_features(models: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     out = pd.DataFrame(index=m.index)
 
     def as01(s: pd.Series) -> pd.Series:
-        return s.map(lambda v: np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else float(bool(v)))
+        return s.map(
+            lambda v: (
+                np.nan if v is None or (isinstance(v, float) and np.isnan(v)) else float(bool(v))
+            )
+        )
 
     for f in spec.metadata:
         if f == "open_weights":
@@ -143,12 +174,15 @@ def metadata_features(models: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
         elif f == "org_major":
             for org in MAJOR_ORGS:
                 col = "meta.org_" + org.lower().replace(" ", "_")
-                out[col] = (m["organization"] == org).astype("float64").where(m["organization"].notna())
+                out[col] = (
+                    (m["organization"] == org).astype("float64").where(m["organization"].notna())
+                )
     return out.astype("float64")
 
 
-def model_frame(tables: dict[str, pd.DataFrame], spec: FeatureSpec,
-                model_ids: list[str] | None = None) -> pd.DataFrame:
+def model_frame(
+    tables: dict[str, pd.DataFrame], spec: FeatureSpec, model_ids: list[str] | None = None
+) -> pd.DataFrame:
     """Raw feature matrix, one row per model.
 
     Parameters
@@ -166,10 +200,16 @@ def model_frame(tables: dict[str, pd.DataFrame], spec: FeatureSpec,
         Index ``model_id``; float64 columns ``<source>.<benchmark>``, ``adopt.*``, ``meta.*``.
     """
     models = tables["models"]
-    ids = pd.Index(sorted(models["model_id"]) if model_ids is None else list(model_ids), name="model_id")
+    ids = pd.Index(
+        sorted(models["model_id"]) if model_ids is None else list(model_ids), name="model_id"
+    )
     release = models.set_index("model_id")["release_date"].reindex(ids)
     bench = benchmark_features(tables["benchmarks"], spec).reindex(ids)
-    adopt = adoption_features(tables["adoption"], release, spec) if spec.adoption else pd.DataFrame(index=ids)
+    adopt = (
+        adoption_features(tables["adoption"], release, spec)
+        if spec.adoption
+        else pd.DataFrame(index=ids)
+    )
     meta = metadata_features(models, spec).reindex(ids)
     frame = pd.concat([bench, adopt, meta], axis=1)
     frame.index.name = "model_id"

@@ -12,7 +12,16 @@ from divergence.config import project_root
 from divergence.errors import ConfigError
 
 # Anything derived from the arena is leakage when an arena rating is the target.
-LEAKY_PATTERNS = ["*arena*", "*lmsys*", "*mt_bench*", "*mt-bench*", "*mtbench*", "*chatbot*", "*elo*", "*votes*"]
+LEAKY_PATTERNS = [
+    "*arena*",
+    "*lmsys*",
+    "*mt_bench*",
+    "*mt-bench*",
+    "*mtbench*",
+    "*chatbot*",
+    "*elo*",
+    "*votes*",
+]
 METADATA_FIELDS = {"open_weights", "reasoning", "params_b", "release_days", "org_major"}
 
 

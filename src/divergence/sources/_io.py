@@ -57,7 +57,9 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -210,11 +212,15 @@ def numeric_column(
     """
     s = df[col]
     out = pd.to_numeric(s, errors="coerce").astype("float64")
-    blank = s.isna() | s.astype(str).str.strip().isin(["", "nan", "NaN", "None", "null", "-", "N/A", "n/a"])
+    blank = s.isna() | s.astype(str).str.strip().isin(
+        ["", "nan", "NaN", "None", "null", "-", "N/A", "n/a"]
+    )
     bad = out.isna() & ~blank
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SourceError(path, f"non-numeric value {s.iloc[pos]!r}", column=col, row=pos + row_offset)
+        raise SourceError(
+            path, f"non-numeric value {s.iloc[pos]!r}", column=col, row=pos + row_offset
+        )
     if not allow_missing and out.isna().any():
         pos = int(np.flatnonzero(out.isna().to_numpy())[0])
         raise SourceError(path, "missing value", column=col, row=pos + row_offset)
@@ -250,11 +256,20 @@ def check_range(
         bad |= arr > hi
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        raise SourceError(path, f"value {float(arr[pos])} {_bounds(lo, hi)}", column=col, row=pos + row_offset)
+        raise SourceError(
+            path, f"value {float(arr[pos])} {_bounds(lo, hi)}", column=col, row=pos + row_offset
+        )
 
 
-def as_float(value: Any, path: str | Path, column: str, row: Any, *, lo: float | None = None,
-             hi: float | None = None) -> float:
+def as_float(
+    value: Any,
+    path: str | Path,
+    column: str,
+    row: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> float:
     """Convert one JSON scalar to float (None -> NaN); raise on text, bool, inf, range."""
     if value is None:
         return math.nan
@@ -276,7 +291,12 @@ LATEST_DATE = "2027-01-01"
 
 
 def check_dates(
-    days: pd.Series, raw: pd.Series, col: str, path: str | Path, *, row_offset: int = 2,
+    days: pd.Series,
+    raw: pd.Series,
+    col: str,
+    path: str | Path,
+    *,
+    row_offset: int = 2,
     latest: str = LATEST_DATE,
 ) -> None:
     """Raise on a date after ``latest`` (in the future) or before :data:`EARLIEST_DATE`.
@@ -285,15 +305,24 @@ def check_dates(
     message). Run it before converting to ``datetime64[ns]``: it also keeps that
     conversion within bounds (years 1677-2262).
     """
-    for bad, what in [(days > pd.Timestamp(latest), "is in the future"),
-                      (days < pd.Timestamp(EARLIEST_DATE), f"is before {EARLIEST_DATE}")]:
+    for bad, what in [
+        (days > pd.Timestamp(latest), "is in the future"),
+        (days < pd.Timestamp(EARLIEST_DATE), f"is before {EARLIEST_DATE}"),
+    ]:
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
-            raise SourceError(path, f"date {raw.iloc[pos]!r} {what}", column=col, row=pos + row_offset)
+            raise SourceError(
+                path, f"date {raw.iloc[pos]!r} {what}", column=col, row=pos + row_offset
+            )
 
 
 def parse_dates(
-    s: pd.Series, col: str, path: str | Path, *, row_offset: int = 2, fmt: str | None = None,
+    s: pd.Series,
+    col: str,
+    path: str | Path,
+    *,
+    row_offset: int = 2,
+    fmt: str | None = None,
     latest: str = LATEST_DATE,
 ) -> pd.Series:
     """Parse a date column to ``datetime64[ns]`` (normalised to day).
@@ -312,7 +341,9 @@ def parse_dates(
     bad = out.isna() & ~blank
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SourceError(path, f"unparseable date {s.iloc[pos]!r}", column=col, row=pos + row_offset)
+        raise SourceError(
+            path, f"unparseable date {s.iloc[pos]!r}", column=col, row=pos + row_offset
+        )
     check_dates(out, s, col, path, row_offset=row_offset, latest=latest)
     return out.astype("datetime64[ns]")
 

@@ -135,15 +135,46 @@ _MAYERWIN_FIRST_BT = pd.Timestamp("2024-01-09")
 _UTTERSTEP_FIRST_KEYED = pd.Timestamp("2024-01-01")
 
 _CLOSED_LICENSES = frozenset({"proprietary", "propretary"})
-_OPEN_LICENSES = frozenset({
-    "ai2 impact low-risk", "apache 2.0", "apache-2.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0",
-    "cc-by-sa 3.0", "cogvlm2", "dbrx license", "deepseek", "deepseek license",
-    "falcon-180b tii license", "flux-1-dev", "gemma", "gemma license", "jamba open", "llama",
-    "llama 2 community", "llama 3 community", "llama 3.1", "llama 3.1 community", "llama 3.2",
-    "llama 4", "llama-3.3", "mistral research", "mit", "modified mit", "mrl", "nexusflow",
-    "non-commercial", "nvidia", "nvidia open model", "open", "qianwen license", "qwen",
-    "stability ai", "yi license",
-})
+_OPEN_LICENSES = frozenset(
+    {
+        "ai2 impact low-risk",
+        "apache 2.0",
+        "apache-2.0",
+        "cc-by-nc-4.0",
+        "cc-by-nc-sa-4.0",
+        "cc-by-sa 3.0",
+        "cogvlm2",
+        "dbrx license",
+        "deepseek",
+        "deepseek license",
+        "falcon-180b tii license",
+        "flux-1-dev",
+        "gemma",
+        "gemma license",
+        "jamba open",
+        "llama",
+        "llama 2 community",
+        "llama 3 community",
+        "llama 3.1",
+        "llama 3.1 community",
+        "llama 3.2",
+        "llama 4",
+        "llama-3.3",
+        "mistral research",
+        "mit",
+        "modified mit",
+        "mrl",
+        "nexusflow",
+        "non-commercial",
+        "nvidia",
+        "nvidia open model",
+        "open",
+        "qianwen license",
+        "qwen",
+        "stability ai",
+        "yi license",
+    }
+)
 
 _CI_RE = re.compile(r"^\s*\+\s*(\d+(?:\.\d+)?)\s*/\s*-\s*(\d+(?:\.\d+)?)\s*$")
 _COMMIT_RE = re.compile(r"_\d{4}-\d{2}-\d{2}_([0-9a-fA-F]+)\.json$")
@@ -180,19 +211,23 @@ def _score(value: object, path: Path, column: str, row: str, required: bool) -> 
         problem = "missing value" if value is None else f"non-numeric value {value!r}"
         raise SourceError(path, problem, column=column, row=row)
     if not RATING_LO <= out <= RATING_HI:  # also rejects NaN/inf
-        raise SourceError(path, f"value {out!r} out of range [{RATING_LO}, {RATING_HI}]",
-                          column=column, row=row)
+        raise SourceError(
+            path, f"value {out!r} out of range [{RATING_LO}, {RATING_HI}]", column=column, row=row
+        )
     return out
 
 
-def _frame(rows: dict[str, list] | pd.DataFrame, source: str, board: str | None = None,
-           category: str | None = None,
-           snapshot_date: pd.Timestamp | None = None) -> pd.DataFrame:
+def _frame(
+    rows: dict[str, list] | pd.DataFrame,
+    source: str,
+    board: str | None = None,
+    category: str | None = None,
+    snapshot_date: pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Build a ratings frame from columns, filling the constant ones given."""
     df = pd.DataFrame(rows)
     df["source"] = source
-    for col, value in (("board", board), ("category", category),
-                       ("snapshot_date", snapshot_date)):
+    for col, value in (("board", board), ("category", category), ("snapshot_date", snapshot_date)):
         if value is not None:
             df[col] = value
     for col in ("rating_lo", "rating_hi"):
@@ -212,8 +247,9 @@ def _required_text(df: pd.DataFrame, col: str, path: Path, row_offset: int = 2) 
     out = _blank_to_none(df[col])
     bad = out.isna().to_numpy()
     if bad.any():
-        raise SourceError(path, "missing value", column=col,
-                          row=int(np.flatnonzero(bad)[0]) + row_offset)
+        raise SourceError(
+            path, "missing value", column=col, row=int(np.flatnonzero(bad)[0]) + row_offset
+        )
     return out
 
 
@@ -242,13 +278,15 @@ def open_weights_from_license(label: object) -> bool | None:
 
 def _meta_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Meta rows from columns ``key, name, org, license`` (one row per key already)."""
-    out = pd.DataFrame({
-        "source": source,
-        "source_model": df["key"].to_numpy(dtype=object),
-        "display_name": _blank_to_none(df["name"]).to_numpy(dtype=object),
-        "organization": _blank_to_none(df["org"]).to_numpy(dtype=object),
-        "open_weights": [open_weights_from_license(v) for v in _blank_to_none(df["license"])],
-    })
+    out = pd.DataFrame(
+        {
+            "source": source,
+            "source_model": df["key"].to_numpy(dtype=object),
+            "display_name": _blank_to_none(df["name"]).to_numpy(dtype=object),
+            "organization": _blank_to_none(df["org"]).to_numpy(dtype=object),
+            "open_weights": [open_weights_from_license(v) for v in _blank_to_none(df["license"])],
+        }
+    )
     out["release_date"] = pd.NaT
     out["reasoning"] = None
     out["params_b"] = np.nan
@@ -275,8 +313,9 @@ def _read_board_json(path: Path, drop: Iterable[str] = ()) -> dict[str, list]:
         if cat in drop:
             continue
         if not isinstance(models, dict):
-            raise SourceError(path, f"expected an object of models, got {type(models).__name__}",
-                              row=repr(cat))
+            raise SourceError(
+                path, f"expected an object of models, got {type(models).__name__}", row=repr(cat)
+            )
         for key, rec in models.items():
             where = f"{cat}/{key}"
             if not isinstance(rec, dict):
@@ -293,12 +332,15 @@ def _read_board_json(path: Path, drop: Iterable[str] = ()) -> dict[str, list]:
             hi.append(_score(rec["rating_q975"], path, "rating_q975", where, False))
     if not keys:
         raise SourceError(path, "no ratings in file")
-    return {"model_key": keys, "category": cats, "rating": rating, "rating_lo": lo,
-            "rating_hi": hi}
+    return {"model_key": keys, "category": cats, "rating": rating, "rating_lo": lo, "rating_hi": hi}
 
 
-def _read_boards(folders: dict[str, Path], source: str, drop: Iterable[str] = (),
-                 skip_commits: frozenset[str] = frozenset()) -> pd.DataFrame:
+def _read_boards(
+    folders: dict[str, Path],
+    source: str,
+    drop: Iterable[str] = (),
+    skip_commits: frozenset[str] = frozenset(),
+) -> pd.DataFrame:
     """Read dated leaderboard JSON files (``board -> folder``), one file per board and date."""
     frames = []
     for board, folder in folders.items():
@@ -322,10 +364,12 @@ def _read_boards(folders: dict[str, Path], source: str, drop: Iterable[str] = ()
 def _read_catalog(raw: Path) -> pd.DataFrame:
     """lmarena-arena-catalog: text (raw) and text_style_control (style) boards."""
     base = raw / "arena" / "lmarena-arena-catalog"
-    df = _read_boards({"raw": base / "text", "style": base / "text_style_control"},
-                      SOURCE_CATALOG)
-    mislabelled = ((df["board"] == "raw") & df["snapshot_date"].isin(_CATALOG_STYLE_IN_TEXT)
-                   & df["category"].isin(_CATALOG_STYLE_CATEGORIES))
+    df = _read_boards({"raw": base / "text", "style": base / "text_style_control"}, SOURCE_CATALOG)
+    mislabelled = (
+        (df["board"] == "raw")
+        & df["snapshot_date"].isin(_CATALOG_STYLE_IN_TEXT)
+        & df["category"].isin(_CATALOG_STYLE_CATEGORIES)
+    )
     df.loc[mislabelled, "board"] = "style"
     return df
 
@@ -335,7 +379,9 @@ def _read_scrape(raw: Path) -> pd.DataFrame:
     base = raw / "arena" / "arena-ai-scrape"
     return _read_boards(
         {"raw": base / "leaderboard-text", "style": base / "leaderboard-text-style-control"},
-        SOURCE_SCRAPE, drop=_SCRAPE_DROP_CATEGORIES, skip_commits=_SCRAPE_SEED_COMMITS,
+        SOURCE_SCRAPE,
+        drop=_SCRAPE_DROP_CATEGORIES,
+        skip_commits=_SCRAPE_SEED_COMMITS,
     )
 
 
@@ -350,12 +396,17 @@ def _read_jasontrigg0(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     df = read_csv(path, required=cols, dtype=str, keep_default_na=False)
     df = df[cols].copy()
     df["key"] = _required_text(df, "key", path)
-    df["rating"] = numeric_column(df, "rating", path, allow_missing=False, lo=RATING_LO,
-                                  hi=RATING_HI)
+    df["rating"] = numeric_column(
+        df, "rating", path, allow_missing=False, lo=RATING_LO, hi=RATING_HI
+    )
     df["date"] = parse_dates(df["date"], "date", path, fmt="%Y%m%d")
     if df["date"].isna().any():
-        raise SourceError(path, "missing value", column="date",
-                          row=int(np.flatnonzero(df["date"].isna().to_numpy())[0]) + 2)
+        raise SourceError(
+            path,
+            "missing value",
+            column="date",
+            row=int(np.flatnonzero(df["date"].isna().to_numpy())[0]) + 2,
+        )
     if df.empty:
         raise SourceError(path, "no data rows")
     df["order"] = np.arange(len(df))
@@ -369,10 +420,16 @@ def _read_jasontrigg0(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     keep = df["date"] >= _JASON_FIRST_BT
     LAST_DROPPED[f"{SOURCE_JASON}: online-Elo rows before 2024-03-27"] = int((~keep).sum())
     kept = df[keep]
-    ratings = _frame({"model_key": kept["key"].to_numpy(object),
-                      "snapshot_date": kept["date"].to_numpy(),
-                      "rating": kept["rating"].to_numpy()},
-                     SOURCE_JASON, board="raw", category="full")
+    ratings = _frame(
+        {
+            "model_key": kept["key"].to_numpy(object),
+            "snapshot_date": kept["date"].to_numpy(),
+            "rating": kept["rating"].to_numpy(),
+        },
+        SOURCE_JASON,
+        board="raw",
+        category="full",
+    )
 
     k2m_path = base / "key_to_model.csv"
     k2m_cols = ["key", "Model", "License", "Organization"]
@@ -381,20 +438,38 @@ def _read_jasontrigg0(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     k2m = k2m.drop_duplicates(subset=["key"], keep="first")
 
     latest = df.sort_values(["date", "order"]).drop_duplicates("key", keep="last")
-    meta_src = pd.concat([
-        latest.rename(columns={"Model": "name", "Organization": "org", "License": "license"}),
-        k2m[~k2m["key"].isin(latest["key"])].rename(
-            columns={"Model": "name", "Organization": "org", "License": "license"}),
-    ], ignore_index=True)
+    meta_src = pd.concat(
+        [
+            latest.rename(columns={"Model": "name", "Organization": "org", "License": "license"}),
+            k2m[~k2m["key"].isin(latest["key"])].rename(
+                columns={"Model": "name", "Organization": "org", "License": "license"}
+            ),
+        ],
+        ignore_index=True,
+    )
     meta = _meta_frame(meta_src, SOURCE_JASON)
 
-    evidence = pd.concat([
-        pd.DataFrame({"name": _blank_to_none(df["Model"]).to_numpy(object),
-                      "key": df["key"].to_numpy(object), "date": df["date"].to_numpy(),
-                      "tier": 0}),
-        pd.DataFrame({"name": _blank_to_none(k2m["Model"]).to_numpy(object),
-                      "key": k2m["key"].to_numpy(object), "date": pd.NaT, "tier": 1}),
-    ], ignore_index=True)
+    evidence = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "name": _blank_to_none(df["Model"]).to_numpy(object),
+                    "key": df["key"].to_numpy(object),
+                    "date": df["date"].to_numpy(),
+                    "tier": 0,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "name": _blank_to_none(k2m["Model"]).to_numpy(object),
+                    "key": k2m["key"].to_numpy(object),
+                    "date": pd.NaT,
+                    "tier": 1,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     return ratings, meta, evidence
 
 
@@ -422,23 +497,38 @@ def _read_nakasyou(raw: Path) -> pd.DataFrame:
     body.columns = ["date", *keys]
     dates = parse_dates(body["date"], "date", path, fmt="%Y%m%d")
     if dates.isna().any():
-        raise SourceError(path, "missing value", column="date",
-                          row=int(np.flatnonzero(dates.isna().to_numpy())[0]) + 2)
-    values = np.column_stack([
-        numeric_column(body, key, path, allow_missing=False, lo=RATING_LO, hi=RATING_HI)
-        .to_numpy() for key in keys
-    ])
+        raise SourceError(
+            path,
+            "missing value",
+            column="date",
+            row=int(np.flatnonzero(dates.isna().to_numpy())[0]) + 2,
+        )
+    values = np.column_stack(
+        [
+            numeric_column(
+                body, key, path, allow_missing=False, lo=RATING_LO, hi=RATING_HI
+            ).to_numpy()
+            for key in keys
+        ]
+    )
     dup = dates.duplicated(keep="first").to_numpy()
     LAST_DROPPED[f"{SOURCE_NAKASYOU}: repeated date rows"] = int(dup.sum())
     keep_row = ~dup & (dates >= _NAKASYOU_FIRST_BT).to_numpy()
     present = values > 0.0
     LAST_DROPPED[f"{SOURCE_NAKASYOU}: online-Elo values before 2024-06-29"] = int(
-        (present & ~dup[:, None] & ~keep_row[:, None]).sum())
+        (present & ~dup[:, None] & ~keep_row[:, None]).sum()
+    )
     rows, cols = np.nonzero(present & keep_row[:, None])
-    return _frame({"model_key": np.asarray(keys, dtype=object)[cols],
-                   "snapshot_date": dates.to_numpy()[rows],
-                   "rating": values[rows, cols]},
-                  SOURCE_NAKASYOU, board="raw", category="full")
+    return _frame(
+        {
+            "model_key": np.asarray(keys, dtype=object)[cols],
+            "snapshot_date": dates.to_numpy()[rows],
+            "rating": values[rows, cols],
+        },
+        SOURCE_NAKASYOU,
+        board="raw",
+        category="full",
+    )
 
 
 # ----------------------------------------------------------------------- utterstep
@@ -464,14 +554,21 @@ def _read_utterstep(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not parts:
         raise SourceError(folder, "no keyed leaderboard tables")
     tables = pd.concat(parts, ignore_index=True)
-    latest = (tables.sort_values(["date", "order"], ascending=[False, True])
-              .drop_duplicates("key", keep="first"))
+    latest = tables.sort_values(["date", "order"], ascending=[False, True]).drop_duplicates(
+        "key", keep="first"
+    )
     meta = _meta_frame(
         latest.rename(columns={"Model": "name", "Organization": "org", "License": "license"}),
-        SOURCE_UTTERSTEP)
-    evidence = pd.DataFrame({"name": _blank_to_none(tables["Model"]).to_numpy(object),
-                             "key": tables["key"].to_numpy(object),
-                             "date": tables["date"].to_numpy(), "tier": 2})
+        SOURCE_UTTERSTEP,
+    )
+    evidence = pd.DataFrame(
+        {
+            "name": _blank_to_none(tables["Model"]).to_numpy(object),
+            "key": tables["key"].to_numpy(object),
+            "date": tables["date"].to_numpy(),
+            "tier": 2,
+        }
+    )
     return meta, evidence
 
 
@@ -484,8 +581,9 @@ class _NameResolver:
     def __init__(self, evidence: pd.DataFrame, known_keys: Iterable[str]) -> None:
         ev = evidence.dropna(subset=["name", "key"])
         by_name: dict[str, set[tuple[int, pd.Timestamp, str]]] = defaultdict(set)
-        for name, key, date, tier in zip(ev["name"], ev["key"], ev["date"], ev["tier"],
-                                         strict=True):
+        for name, key, date, tier in zip(
+            ev["name"], ev["key"], ev["date"], ev["tier"], strict=True
+        ):
             by_name[name.casefold()].add((int(tier), date, key))
         self._single: dict[str, str] = {}
         self._several: dict[str, list[tuple[pd.Timestamp, str]]] = {}
@@ -532,41 +630,56 @@ def _read_fboulnois(raw: Path, resolver: _NameResolver) -> tuple[pd.DataFrame, p
     """fboulnois overall-board CSVs: (ratings, meta) after display name -> key mapping."""
     base = raw / "arena" / "fboulnois-llm-leaderboard-csv"
     paths = _files(base / "lmsys_history", "lmsys_*.csv") + _files(
-        base / "lmarena_latest", "lmarena_text_*.csv")
+        base / "lmarena_latest", "lmarena_text_*.csv"
+    )
     ratings, metas = [], []
     unmapped_rows = 0
     unmapped_names: set[str] = set()
     chosen: dict[pd.Timestamp, tuple[int, str, pd.DataFrame]] = {}
     for order, path in enumerate(paths):
         date = file_date(path)
-        df = read_csv(path, required=["model", "95_pct_ci", "organization", "license"],
-                      dtype=str, keep_default_na=False)
+        df = read_csv(
+            path,
+            required=["model", "95_pct_ci", "organization", "license"],
+            dtype=str,
+            keep_default_na=False,
+        )
         # the oldest file calls the score "arena_elo"
         score_col = "arena_elo" if "arena_elo" in df.columns else "arena_score"
         require_columns(df, [score_col], path)
         if df.empty:
             raise SourceError(path, "no data rows")
         name = _required_text(df, "model", path)
-        score = numeric_column(df, score_col, path, allow_missing=False, lo=RATING_LO,
-                               hi=RATING_HI)
+        score = numeric_column(df, score_col, path, allow_missing=False, lo=RATING_LO, hi=RATING_HI)
         ci = df["95_pct_ci"].astype(str).str.strip()
         blank = ci.isin(["", "-", "nan", "N/A"]).to_numpy()
         parts = ci.str.extract(_CI_RE)
         bad = parts[0].isna().to_numpy() & ~blank
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
-            raise SourceError(path, f"malformed CI {ci.iloc[pos]!r} (expected '+p/-m')",
-                              column="95_pct_ci", row=pos + 2)
+            raise SourceError(
+                path,
+                f"malformed CI {ci.iloc[pos]!r} (expected '+p/-m')",
+                column="95_pct_ci",
+                row=pos + 2,
+            )
         hi = score.to_numpy() + pd.to_numeric(parts[0]).to_numpy(dtype=float, na_value=np.nan)
         lo = score.to_numpy() - pd.to_numeric(parts[1]).to_numpy(dtype=float, na_value=np.nan)
         keys = [resolver.resolve(n, date) for n in name]
         mapped = np.array([k is not None for k in keys])
         unmapped_rows += int((~mapped).sum())
         unmapped_names.update(n for n, k in zip(name, keys, strict=True) if k is None)
-        part = pd.DataFrame({"model_key": np.asarray(keys, dtype=object), "rating": score.to_numpy(),
-                             "rating_lo": lo, "rating_hi": hi, "name": name.to_numpy(object),
-                             "org": df["organization"].to_numpy(object),
-                             "license": df["license"].to_numpy(object)})[mapped]
+        part = pd.DataFrame(
+            {
+                "model_key": np.asarray(keys, dtype=object),
+                "rating": score.to_numpy(),
+                "rating_lo": lo,
+                "rating_hi": hi,
+                "name": name.to_numpy(object),
+                "org": df["organization"].to_numpy(object),
+                "license": df["license"].to_numpy(object),
+            }
+        )[mapped]
         part = part.drop_duplicates("model_key", keep="first")
         part["snapshot_date"] = date
         part["order"] = order
@@ -574,14 +687,23 @@ def _read_fboulnois(raw: Path, resolver: _NameResolver) -> tuple[pd.DataFrame, p
         if date not in chosen or cand[:2] > chosen[date][:2]:
             chosen[date] = cand
     for _, _, part in chosen.values():
-        ratings.append(_frame(part.drop(columns=["name", "org", "license", "order"]),
-                              SOURCE_FBOULNOIS, board="raw", category="full"))
+        ratings.append(
+            _frame(
+                part.drop(columns=["name", "org", "license", "order"]),
+                SOURCE_FBOULNOIS,
+                board="raw",
+                category="full",
+            )
+        )
         metas.append(part)
     LAST_DROPPED[f"{SOURCE_FBOULNOIS}: rows with unmapped display names"] = unmapped_rows
     LAST_DROPPED[f"{SOURCE_FBOULNOIS}: distinct unmapped display names"] = len(unmapped_names)
     allparts = pd.concat(metas, ignore_index=True)
-    latest = (allparts.sort_values(["snapshot_date", "order"])
-              .drop_duplicates("model_key", keep="last").rename(columns={"model_key": "key"}))
+    latest = (
+        allparts.sort_values(["snapshot_date", "order"])
+        .drop_duplicates("model_key", keep="last")
+        .rename(columns={"model_key": "key"})
+    )
     return pd.concat(ratings, ignore_index=True), _meta_frame(latest, SOURCE_FBOULNOIS)
 
 
@@ -606,12 +728,17 @@ def _read_mayerwin(raw: Path, known_keys: Iterable[str]) -> pd.DataFrame:
         raise SourceError(path, "no data rows")
     df = df[cols].copy()
     df["model_name"] = _required_text(df, "model_name", path)
-    df["rating"] = numeric_column(df, "rating", path, allow_missing=False, lo=RATING_LO,
-                                  hi=RATING_HI)
+    df["rating"] = numeric_column(
+        df, "rating", path, allow_missing=False, lo=RATING_LO, hi=RATING_HI
+    )
     df["date"] = parse_dates(df["date"], "date", path)
     if df["date"].isna().any():
-        raise SourceError(path, "missing value", column="date",
-                          row=int(np.flatnonzero(df["date"].isna().to_numpy())[0]) + 2)
+        raise SourceError(
+            path,
+            "missing value",
+            column="date",
+            row=int(np.flatnonzero(df["date"].isna().to_numpy())[0]) + 2,
+        )
     df["pref"] = (df["mode"].str.strip() != "highest").astype(int)
     df["order"] = np.arange(len(df))
     df = df.sort_values(["pref", "order"]).drop_duplicates(["model_name", "date"], keep="first")
@@ -626,17 +753,25 @@ def _read_mayerwin(raw: Path, known_keys: Iterable[str]) -> pd.DataFrame:
     df["model_key"] = df["model_name"].map(resolved)
     ambiguous = df["model_key"].isna()
     LAST_DROPPED[f"{SOURCE_MAYERWIN}: base names with several known variants"] = int(
-        ambiguous.sum())
+        ambiguous.sum()
+    )
     early = df["date"] < _MAYERWIN_FIRST_BT
     LAST_DROPPED[f"{SOURCE_MAYERWIN}: online-Elo rows before 2024-01-09"] = int(
-        (early & ~ambiguous).sum())
+        (early & ~ambiguous).sum()
+    )
     df = df[~ambiguous & ~early]
     # two base names can only share a key if both are verbatim keys: keep the first
     df = df.sort_values(["date", "order"]).drop_duplicates(["model_key", "date"], keep="first")
-    return _frame({"model_key": df["model_key"].to_numpy(object),
-                   "snapshot_date": df["date"].to_numpy(),
-                   "rating": df["rating"].to_numpy()},
-                  SOURCE_MAYERWIN, board="raw", category="full")
+    return _frame(
+        {
+            "model_key": df["model_key"].to_numpy(object),
+            "snapshot_date": df["date"].to_numpy(),
+            "rating": df["rating"].to_numpy(),
+        },
+        SOURCE_MAYERWIN,
+        board="raw",
+        category="full",
+    )
 
 
 # -------------------------------------------------------------------------- public
@@ -677,14 +812,16 @@ def read_arena(raw: str | Path) -> dict[str, pd.DataFrame]:
     fboulnois, fb_meta = _read_fboulnois(raw, resolver)
     mayerwin = _read_mayerwin(raw, known)
 
-    ratings = pd.concat([catalog, scrape, jason, nakasyou, fboulnois, mayerwin],
-                        ignore_index=True)
+    ratings = pd.concat([catalog, scrape, jason, nakasyou, fboulnois, mayerwin], ignore_index=True)
     ratings = validate(ratings, "ratings", origin=str(raw / "arena"))
     dup = ratings.duplicated(RATING_KEYS)
     if dup.any():
         row = ratings[dup].iloc[0]
-        raise SourceError(raw / "arena", "duplicate rating key after resolution",
-                          row=f"{row['source']}/{row['model_key']}/{row['category']}")
+        raise SourceError(
+            raw / "arena",
+            "duplicate rating key after resolution",
+            row=f"{row['source']}/{row['model_key']}/{row['category']}",
+        )
     ratings = ratings.sort_values(RATING_KEYS, kind="mergesort").reset_index(drop=True)
 
     meta = pd.concat([jason_meta, utter_meta, fb_meta], ignore_index=True)
@@ -709,18 +846,22 @@ def list_arena_keys(ratings: pd.DataFrame) -> pd.DataFrame:
         (int64: distinct snapshot dates), sorted by ``model_key``.
     """
     if ratings.empty:
-        return pd.DataFrame({
-            "model_key": pd.Series([], dtype=object),
-            "first_seen": pd.Series([], dtype="datetime64[ns]"),
-            "last_seen": pd.Series([], dtype="datetime64[ns]"),
-            "n_snapshots": pd.Series([], dtype="int64"),
-        })
+        return pd.DataFrame(
+            {
+                "model_key": pd.Series([], dtype=object),
+                "first_seen": pd.Series([], dtype="datetime64[ns]"),
+                "last_seen": pd.Series([], dtype="datetime64[ns]"),
+                "n_snapshots": pd.Series([], dtype="int64"),
+            }
+        )
     g = ratings.groupby("model_key", sort=True)["snapshot_date"]
-    out = pd.DataFrame({
-        "first_seen": g.min(),
-        "last_seen": g.max(),
-        "n_snapshots": g.nunique().astype("int64"),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "first_seen": g.min(),
+            "last_seen": g.max(),
+            "n_snapshots": g.nunique().astype("int64"),
+        }
+    ).reset_index()
     out["model_key"] = out["model_key"].astype(object)
     out["first_seen"] = out["first_seen"].astype("datetime64[ns]")
     out["last_seen"] = out["last_seen"].astype("datetime64[ns]")

@@ -66,8 +66,15 @@ SOURCE = "artificial-analysis"
 AS_OF = pd.Timestamp("2026-07-31")
 FOLDER = Path("benchmarks") / "artificial-analysis"
 
-_RECORD_KEYS = ["slug", "name", "release_date", "model_creator", "evaluations", "pricing",
-                "median_output_tokens_per_second"]
+_RECORD_KEYS = [
+    "slug",
+    "name",
+    "release_date",
+    "model_creator",
+    "evaluations",
+    "pricing",
+    "median_output_tokens_per_second",
+]
 _PRICE_SIGNALS = {
     "price_1m_blended_3_to_1": "price_blended_usd_per_mtok",
     "price_1m_input_tokens": "price_input_usd_per_mtok",
@@ -118,7 +125,9 @@ def _text(value: object, path: Path, column: str, row: str, *, required: bool = 
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value.strip()):
-        raise SourceError(path, f"expected a non-empty string, got {value!r}", column=column, row=row)
+        raise SourceError(
+            path, f"expected a non-empty string, got {value!r}", column=column, row=row
+        )
     return value
 
 
@@ -141,7 +150,9 @@ def _open_weights(folder: Path) -> dict[str, bool]:
         if typ not in _TYPE:
             raise SourceError(cpath, f"unknown type {typ!r}", column="type", row=line)
         if slug in out and out[slug] != _TYPE[typ]:
-            raise SourceError(cpath, f"type {typ!r} disagrees with aa_model_data.json", column="type", row=line)
+            raise SourceError(
+                cpath, f"type {typ!r} disagrees with aa_model_data.json", column="type", row=line
+            )
         out.setdefault(slug, _TYPE[typ])
     return out
 
@@ -158,7 +169,12 @@ def _scraped_reasoning(folder: Path) -> dict[str, bool]:
         require_keys(rec, ["slug", "is_reasoning"], path, row=row)
         slug = _text(rec["slug"], path, "slug", row)
         if not isinstance(rec["is_reasoning"], bool):
-            raise SourceError(path, f"expected true/false, got {rec['is_reasoning']!r}", column="is_reasoning", row=row)
+            raise SourceError(
+                path,
+                f"expected true/false, got {rec['is_reasoning']!r}",
+                column="is_reasoning",
+                row=row,
+            )
         out[slug] = rec["is_reasoning"]
     return out
 
@@ -169,9 +185,13 @@ def _unique_ids(records: list[dict]) -> list[str]:
     ids = slugs.copy()
     dup = slugs.duplicated(keep=False)
     if dup.any():
-        ids[dup] = [f"{r['slug']}--{_slugify(r['name'])}" for r, d in zip(records, dup, strict=True) if d]
+        ids[dup] = [
+            f"{r['slug']}--{_slugify(r['name'])}" for r, d in zip(records, dup, strict=True) if d
+        ]
         again = ids.duplicated(keep=False)
-        ids[again] = [f"{r['slug']}--{r.get('id')}" for r, d in zip(records, again, strict=True) if d]
+        ids[again] = [
+            f"{r['slug']}--{r.get('id')}" for r, d in zip(records, again, strict=True) if d
+        ]
     return ids.tolist()
 
 
@@ -214,7 +234,9 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         _text(rec["release_date"], path, "release_date", row, required=False)
         for key in ("model_creator", "evaluations", "pricing"):
             if not isinstance(rec[key], dict):
-                raise SourceError(path, f"expected an object, got {type(rec[key]).__name__}", column=key, row=row)
+                raise SourceError(
+                    path, f"expected an object, got {type(rec[key]).__name__}", column=key, row=row
+                )
         require_keys(rec["model_creator"], ["name"], path, row=row)
         require_keys(rec["pricing"], list(_PRICE_SIGNALS), path, row=row)
 
@@ -235,22 +257,32 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
             v = as_float(rec["pricing"][key], path, f"pricing.{key}", row, lo=0.0)
             if v > 0:
                 adopt_rows.append((sid, signal, v))
-        v = as_float(rec["median_output_tokens_per_second"], path, "median_output_tokens_per_second", row, lo=0.0)
+        v = as_float(
+            rec["median_output_tokens_per_second"],
+            path,
+            "median_output_tokens_per_second",
+            row,
+            lo=0.0,
+        )
         if v > 0:
             adopt_rows.append((sid, _SPEED_SIGNAL, v))
         name = rec["name"]
         reasoning = reasoning_from_name(name)
         if reasoning is None:
             reasoning = scraped.get(rec["slug"])
-        meta_rows.append({
-            "source_model": sid,
-            "display_name": name.strip(),
-            "organization": _text(rec["model_creator"]["name"], path, "model_creator.name", row, required=False),
-            "release_date": rec["release_date"],
-            "open_weights": open_w.get(rec["slug"]),
-            "reasoning": reasoning,
-            "params_b": np.nan,
-        })
+        meta_rows.append(
+            {
+                "source_model": sid,
+                "display_name": name.strip(),
+                "organization": _text(
+                    rec["model_creator"]["name"], path, "model_creator.name", row, required=False
+                ),
+                "release_date": rec["release_date"],
+                "open_weights": open_w.get(rec["slug"]),
+                "reasoning": reasoning,
+                "params_b": np.nan,
+            }
+        )
 
     bench = pd.DataFrame(bench_rows, columns=["source_model", "benchmark", "score"])
     bench = _harmonise_fractions(bench)
@@ -262,7 +294,9 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     adoption = _dedupe_max(adoption, ["source", "source_model", "signal", "date"], "value")
 
     meta = pd.DataFrame(meta_rows)
-    meta["release_date"] = parse_dates(meta["release_date"].astype(object), "release_date", path, row_offset=0)
+    meta["release_date"] = parse_dates(
+        meta["release_date"].astype(object), "release_date", path, row_offset=0
+    )
     meta = meta.assign(source=SOURCE).sort_values(["source", "source_model"], kind="mergesort")
     return {
         "benchmarks": validate(bench, "benchmarks", str(path)),
@@ -276,5 +310,3 @@ def _dedupe_max(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     df = df.drop_duplicates()
     df = df.sort_values([*keys, value], ascending=[True] * len(keys) + [False], kind="mergesort")
     return df.drop_duplicates(keys).reset_index(drop=True)
-
-

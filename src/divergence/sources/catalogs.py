@@ -94,7 +94,10 @@ SOURCE_SIMONW = "simonw-llm-prices"
 
 MODELS_DEV_DIR = Path("adoption/models.dev")
 LITELLM_DIR = Path("adoption/litellm-prices-history")
-LITELLM_FOLDERS = ("from_auditomatic_2025-08_to_2026-08", "from_tokencost_2024-01_to_2025-09")  # priority order
+LITELLM_FOLDERS = (
+    "from_auditomatic_2025-08_to_2026-08",
+    "from_tokencost_2024-01_to_2025-09",
+)  # priority order
 PYDANTIC_DIR = Path("adoption/pydantic-genai-prices")
 SIMONW_DIR = Path("adoption/simonw-llm-prices")
 
@@ -111,22 +114,73 @@ LITELLM_PRICE_MAX = 1000.0
 #: of Anthropic, OpenAI, Google and xAI without being a cloud that hosts licensed copies
 #: (amazon-bedrock, azure, google-vertex, databricks, snowflake-cortex, sap-ai-core and
 #: digitalocean are not aggregators), plus routers named as such.
-AGGREGATORS = frozenset({
-    "302ai", "abacus", "agentrouter", "aihubmix", "anyapi", "auriko", "cloudflare-ai-gateway",
-    "cortecs", "fastrouter", "firmware", "freemodel", "frogbot", "github-copilot", "github-models",
-    "helicone", "jiekou", "kilo", "llmgateway", "merge-gateway", "nano-gpt", "nearai", "neon",
-    "opencode", "opencode-go", "openrouter", "orcarouter", "perplexity-agent", "poe", "qihang-ai",
-    "qiniu-ai", "requesty", "routing-run", "v0", "venice", "vercel", "vivgrid", "zenmux",
-})
+AGGREGATORS = frozenset(
+    {
+        "302ai",
+        "abacus",
+        "agentrouter",
+        "aihubmix",
+        "anyapi",
+        "auriko",
+        "cloudflare-ai-gateway",
+        "cortecs",
+        "fastrouter",
+        "firmware",
+        "freemodel",
+        "frogbot",
+        "github-copilot",
+        "github-models",
+        "helicone",
+        "jiekou",
+        "kilo",
+        "llmgateway",
+        "merge-gateway",
+        "nano-gpt",
+        "nearai",
+        "neon",
+        "opencode",
+        "opencode-go",
+        "openrouter",
+        "orcarouter",
+        "perplexity-agent",
+        "poe",
+        "qihang-ai",
+        "qiniu-ai",
+        "requesty",
+        "routing-run",
+        "v0",
+        "venice",
+        "vercel",
+        "vivgrid",
+        "zenmux",
+    }
+)
 
 #: models.dev provider ids that only list their own lab's models -> organization.
 FIRST_PARTY = {
-    "alibaba": "Alibaba", "anthropic": "Anthropic", "cohere": "Cohere", "deepseek": "DeepSeek",
-    "google": "Google", "inception": "Inception", "llama": "Meta", "minimax": "MiniMax",
-    "minimax-cn": "MiniMax", "mistral": "Mistral AI", "moonshotai": "Moonshot AI",
-    "moonshotai-cn": "Moonshot AI", "openai": "OpenAI", "perplexity": "Perplexity",
-    "poolside": "Poolside", "sakana": "Sakana AI", "sarvam": "Sarvam AI", "stepfun": "StepFun",
-    "upstage": "Upstage", "xai": "xAI", "xiaomi": "Xiaomi", "zai": "Z.ai", "zhipuai": "Zhipu AI",
+    "alibaba": "Alibaba",
+    "anthropic": "Anthropic",
+    "cohere": "Cohere",
+    "deepseek": "DeepSeek",
+    "google": "Google",
+    "inception": "Inception",
+    "llama": "Meta",
+    "minimax": "MiniMax",
+    "minimax-cn": "MiniMax",
+    "mistral": "Mistral AI",
+    "moonshotai": "Moonshot AI",
+    "moonshotai-cn": "Moonshot AI",
+    "openai": "OpenAI",
+    "perplexity": "Perplexity",
+    "poolside": "Poolside",
+    "sakana": "Sakana AI",
+    "sarvam": "Sarvam AI",
+    "stepfun": "StepFun",
+    "upstage": "Upstage",
+    "xai": "xAI",
+    "xiaomi": "Xiaomi",
+    "zai": "Z.ai",
+    "zhipuai": "Zhipu AI",
 }
 
 
@@ -138,13 +192,17 @@ def _files(folder: Path, pattern: str) -> list[Path]:
 
 
 def _frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(list(records), columns=["source", "source_model", "signal", "date", "value"])
+    return pd.DataFrame.from_records(
+        list(records), columns=["source", "source_model", "signal", "date", "value"]
+    )
 
 
 def _nonblank(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
     s = df[col].astype(str).str.strip()
     if (s == "").any():
-        raise SourceError(path, "missing value", column=col, row=int(np.flatnonzero((s == "").to_numpy())[0]) + 2)
+        raise SourceError(
+            path, "missing value", column=col, row=int(np.flatnonzero((s == "").to_numpy())[0]) + 2
+        )
     return s
 
 
@@ -184,13 +242,23 @@ def read_models_dev(raw: Path) -> dict[str, pd.DataFrame]:
         ``"adoption"`` (signals ``providers``, ``providers_non_aggregator``) and ``"meta"``.
     """
     path = Path(raw) / MODELS_DEV_DIR / "models_dev_provider_model_monthly.csv"
-    df = read_csv(path, required=["snapshot_commit_date", "provider", "model_id"], dtype=str,
-                  keep_default_na=False)
+    df = read_csv(
+        path,
+        required=["snapshot_commit_date", "provider", "model_id"],
+        dtype=str,
+        keep_default_na=False,
+    )
     if df.empty:
         raise SourceError(path, "no data rows")
     ts, day = _utc_days(df["snapshot_commit_date"], "snapshot_commit_date", path)
-    df = pd.DataFrame({"ts": ts, "date": day, "provider": _nonblank(df, "provider", path),
-                       "model": _nonblank(df, "model_id", path)})
+    df = pd.DataFrame(
+        {
+            "ts": ts,
+            "date": day,
+            "provider": _nonblank(df, "provider", path),
+            "model": _nonblank(df, "model_id", path),
+        }
+    )
     last = df.groupby("date")["ts"].transform("max")
     df = df[df["ts"] == last].drop_duplicates(["date", "provider", "model"])
     df["agg"] = df["provider"].isin(AGGREGATORS)
@@ -198,14 +266,33 @@ def read_models_dev(raw: Path) -> dict[str, pd.DataFrame]:
         providers=("provider", "nunique"),
         own=("agg", lambda s: int((~s).sum())),
     )
-    adoption = pd.concat([
-        pd.DataFrame({"source": SOURCE_MODELS_DEV, "source_model": g["model"], "signal": "providers",
-                      "date": g["date"], "value": g["providers"].astype("float64")}),
-        pd.DataFrame({"source": SOURCE_MODELS_DEV, "source_model": g["model"],
-                      "signal": "providers_non_aggregator", "date": g["date"],
-                      "value": g["own"].astype("float64")}),
-    ], ignore_index=True)
-    return {"adoption": adoption, "meta": _models_dev_meta(Path(raw) / MODELS_DEV_DIR / "models_dev_flat_HEAD.csv")}
+    adoption = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "source": SOURCE_MODELS_DEV,
+                    "source_model": g["model"],
+                    "signal": "providers",
+                    "date": g["date"],
+                    "value": g["providers"].astype("float64"),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "source": SOURCE_MODELS_DEV,
+                    "source_model": g["model"],
+                    "signal": "providers_non_aggregator",
+                    "date": g["date"],
+                    "value": g["own"].astype("float64"),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    return {
+        "adoption": adoption,
+        "meta": _models_dev_meta(Path(raw) / MODELS_DEV_DIR / "models_dev_flat_HEAD.csv"),
+    }
 
 
 def _bool_column(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
@@ -214,7 +301,9 @@ def _bool_column(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
     bad = ~s.isin(list(mapping))
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SourceError(path, f"expected True/False, got {s.iloc[pos]!r}", column=col, row=pos + 2)
+        raise SourceError(
+            path, f"expected True/False, got {s.iloc[pos]!r}", column=col, row=pos + 2
+        )
     return s.map(mapping).astype(object)
 
 
@@ -243,25 +332,35 @@ def _models_dev_meta(path: Path) -> pd.DataFrame:
     rel = df["release_date"].astype(str).str.strip()
     month_only = rel.str.fullmatch(r"\d{4}-\d{2}")
     shaped = rel.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
-    impossible = shaped & pd.to_datetime(rel.where(shaped), format="%Y-%m-%d", errors="coerce").isna()
-    release = parse_dates(rel.where(~(month_only | impossible), ""), "release_date", path, fmt="%Y-%m-%d")
+    impossible = (
+        shaped & pd.to_datetime(rel.where(shaped), format="%Y-%m-%d", errors="coerce").isna()
+    )
+    release = parse_dates(
+        rel.where(~(month_only | impossible), ""), "release_date", path, fmt="%Y-%m-%d"
+    )
     name = df["name"].astype(str).str.strip()
-    t = pd.DataFrame({
-        "provider": _nonblank(df, "provider", path),
-        "model": _nonblank(df, "model_id", path),
-        "name": name.where(name != "", None),
-        "release": release,
-        "open": _bool_column(df, "open_weights", path),
-        "reasoning": _bool_column(df, "reasoning", path),
-    })
+    t = pd.DataFrame(
+        {
+            "provider": _nonblank(df, "provider", path),
+            "model": _nonblank(df, "model_id", path),
+            "name": name.where(name != "", None),
+            "release": release,
+            "open": _bool_column(df, "open_weights", path),
+            "reasoning": _bool_column(df, "reasoning", path),
+        }
+    )
     t["org"] = t["provider"].map(FIRST_PARTY)
     t = t.sort_values(["model", "provider"], kind="mergesort")
     own = t[t["org"].notna()].groupby("model")
     models = pd.Index(sorted(t["model"].unique()), name="model")
     out = pd.DataFrame(index=models)
     out["organization"] = own["org"].first().reindex(models)
-    for out_col, col in [("display_name", "name"), ("release_date", "release"), ("open_weights", "open"),
-                         ("reasoning", "reasoning")]:
+    for out_col, col in [
+        ("display_name", "name"),
+        ("release_date", "release"),
+        ("open_weights", "open"),
+        ("reasoning", "reasoning"),
+    ]:
         first_party = own[col].first().reindex(models)
         voted = _vote(t, col).reindex(models)
         out[out_col] = first_party.astype(object).where(first_party.notna(), voted.astype(object))
@@ -298,21 +397,44 @@ def read_litellm(raw: Path) -> pd.DataFrame:
                 if key == "sample_spec":
                     continue
                 if not isinstance(entry, dict):
-                    raise SourceError(path, f"expected an object, got {type(entry).__name__}", row=repr(key))
+                    raise SourceError(
+                        path, f"expected an object, got {type(entry).__name__}", row=repr(key)
+                    )
                 mode = entry.get("mode")
                 if mode not in LITELLM_TEXT_MODES:
                     continue
                 provider = entry.get("litellm_provider")
                 if provider is not None and not (isinstance(provider, str) and provider.strip()):
-                    raise SourceError(path, f"invalid provider {provider!r}", column="litellm_provider",
-                                      row=repr(key))
-                recs.append({
-                    "priority": priority, "date": date, "key": key, "provider": provider,
-                    "price_in": as_float(entry.get("input_cost_per_token"), path, "input_cost_per_token",
-                                         repr(key), lo=0) * PER_MTOK,
-                    "price_out": as_float(entry.get("output_cost_per_token"), path, "output_cost_per_token",
-                                          repr(key), lo=0) * PER_MTOK,
-                })
+                    raise SourceError(
+                        path,
+                        f"invalid provider {provider!r}",
+                        column="litellm_provider",
+                        row=repr(key),
+                    )
+                recs.append(
+                    {
+                        "priority": priority,
+                        "date": date,
+                        "key": key,
+                        "provider": provider,
+                        "price_in": as_float(
+                            entry.get("input_cost_per_token"),
+                            path,
+                            "input_cost_per_token",
+                            repr(key),
+                            lo=0,
+                        )
+                        * PER_MTOK,
+                        "price_out": as_float(
+                            entry.get("output_cost_per_token"),
+                            path,
+                            "output_cost_per_token",
+                            repr(key),
+                            lo=0,
+                        )
+                        * PER_MTOK,
+                    }
+                )
     df = pd.DataFrame.from_records(recs)
     present = df[["date", "key"]].drop_duplicates()
     df = df.sort_values(["date", "key", "priority"]).drop_duplicates(["date", "key"], keep="first")
@@ -321,15 +443,36 @@ def read_litellm(raw: Path) -> pd.DataFrame:
     nprov = known.groupby(["date", "base"])["provider"].nunique().rename("n").reset_index()
     known = known.merge(nprov, on=["date", "base"], how="left")
     out = [
-        pd.DataFrame({"source": SOURCE_LITELLM, "source_model": present["key"], "signal": "litellm_listed",
-                      "date": present["date"], "value": 1.0}),
-        pd.DataFrame({"source": SOURCE_LITELLM, "source_model": known["key"], "signal": "litellm_providers",
-                      "date": known["date"], "value": known["n"].astype("float64")}),
+        pd.DataFrame(
+            {
+                "source": SOURCE_LITELLM,
+                "source_model": present["key"],
+                "signal": "litellm_listed",
+                "date": present["date"],
+                "value": 1.0,
+            }
+        ),
+        pd.DataFrame(
+            {
+                "source": SOURCE_LITELLM,
+                "source_model": known["key"],
+                "signal": "litellm_providers",
+                "date": known["date"],
+                "value": known["n"].astype("float64"),
+            }
+        ),
         _first_seen(folder / "litellm_keys_first_last_seen.csv"),
     ]
     for signal, col in [(PRICE_IN, "price_in"), (PRICE_OUT, "price_out")]:
-        part = pd.DataFrame({"source": SOURCE_LITELLM, "source_model": df["key"], "signal": signal,
-                             "date": df["date"], "value": df[col]})
+        part = pd.DataFrame(
+            {
+                "source": SOURCE_LITELLM,
+                "source_model": df["key"],
+                "signal": signal,
+                "date": df["date"],
+                "value": df[col],
+            }
+        )
         out.append(part[part["value"].notna() & (part["value"] <= LITELLM_PRICE_MAX)])
     return pd.concat(out, ignore_index=True)
 
@@ -341,8 +484,15 @@ def _first_seen(path: Path) -> pd.DataFrame:
     key = _nonblank(df, "key", path)
     _, day = _utc_days(df["first_seen"], "first_seen", path)
     keep = df["mode"].str.strip().isin(LITELLM_TEXT_MODES)
-    return pd.DataFrame({"source": SOURCE_LITELLM, "source_model": key[keep], "signal": "litellm_listed",
-                         "date": day[keep], "value": 1.0})
+    return pd.DataFrame(
+        {
+            "source": SOURCE_LITELLM,
+            "source_model": key[keep],
+            "signal": "litellm_listed",
+            "date": day[keep],
+            "value": 1.0,
+        }
+    )
 
 
 # ------------------------------------------------------------------------ pydantic
@@ -364,7 +514,9 @@ def _pydantic_prices(prices: Any, date: pd.Timestamp, path: Path, row: str) -> d
             continue  # time-of-day discounts and other conditional prices
         start = pd.Timestamp.min
         if "start_date" in constraint:
-            start = parse_dates(pd.Series([constraint["start_date"]]), "start_date", path, row_offset=0).iloc[0]
+            start = parse_dates(
+                pd.Series([constraint["start_date"]]), "start_date", path, row_offset=0
+            ).iloc[0]
             if pd.isna(start) or start > date:
                 continue
         if best_start is None or start >= best_start:
@@ -406,8 +558,15 @@ def read_pydantic(raw: Path) -> pd.DataFrame:
                     if k in prices:
                         v = _price(prices[k], path, f"prices.{k}", row)
                         if not np.isnan(v):
-                            recs.append({"source": SOURCE_PYDANTIC, "source_model": sm, "signal": signal,
-                                         "date": date, "value": v})
+                            recs.append(
+                                {
+                                    "source": SOURCE_PYDANTIC,
+                                    "source_model": sm,
+                                    "signal": signal,
+                                    "date": date,
+                                    "value": v,
+                                }
+                            )
     return _frame(recs)
 
 
@@ -440,9 +599,16 @@ def read_simonw(raw: Path) -> dict[str, pd.DataFrame]:
             if not isinstance(mid, str) or not mid.strip():
                 raise SourceError(path, "missing model id", column="id", row=row)
             name = model.get("name")
-            meta.append({"source": SOURCE_SIMONW, "source_model": mid.strip(),
-                         "display_name": name.strip() if isinstance(name, str) and name.strip() else None,
-                         "organization": doc["vendor"] if isinstance(doc["vendor"], str) else None})
+            meta.append(
+                {
+                    "source": SOURCE_SIMONW,
+                    "source_model": mid.strip(),
+                    "display_name": name.strip()
+                    if isinstance(name, str) and name.strip()
+                    else None,
+                    "organization": doc["vendor"] if isinstance(doc["vendor"], str) else None,
+                }
+            )
             if not isinstance(model["price_history"], list):
                 raise SourceError(path, "expected a list", column="price_history", row=row)
             for k, entry in enumerate(model["price_history"]):
@@ -452,11 +618,20 @@ def read_simonw(raw: Path) -> dict[str, pd.DataFrame]:
                 p_out = as_float(entry["output"], path, "output", where, lo=0)
                 if entry["from_date"] is None:
                     continue
-                date = parse_dates(pd.Series([entry["from_date"]]), "from_date", path, row_offset=0).iloc[0]
+                date = parse_dates(
+                    pd.Series([entry["from_date"]]), "from_date", path, row_offset=0
+                ).iloc[0]
                 for signal, v in [(PRICE_IN, p_in), (PRICE_OUT, p_out)]:
                     if not np.isnan(v):
-                        recs.append({"source": SOURCE_SIMONW, "source_model": mid.strip(), "signal": signal,
-                                     "date": date, "value": v})
+                        recs.append(
+                            {
+                                "source": SOURCE_SIMONW,
+                                "source_model": mid.strip(),
+                                "signal": signal,
+                                "date": date,
+                                "value": v,
+                            }
+                        )
     return {"adoption": _frame(recs), "meta": pd.DataFrame(meta)}
 
 
@@ -479,17 +654,27 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     raw = Path(raw)
     models_dev = read_models_dev(raw)
     simonw = read_simonw(raw)
-    frames = [f for f in [models_dev["adoption"], read_litellm(raw), read_pydantic(raw), simonw["adoption"]]
-              if len(f)]
+    frames = [
+        f
+        for f in [models_dev["adoption"], read_litellm(raw), read_pydantic(raw), simonw["adoption"]]
+        if len(f)
+    ]
     adoption = pd.concat(frames, ignore_index=True)
     adoption["date"] = pd.to_datetime(adoption["date"]).astype("datetime64[ns]")
     adoption["value"] = adoption["value"].astype("float64")
     adoption = adoption.drop_duplicates()
-    adoption = adoption.sort_values(ADOPTION_KEYS + ["value"]).drop_duplicates(ADOPTION_KEYS, keep="last")
+    adoption = adoption.sort_values(ADOPTION_KEYS + ["value"]).drop_duplicates(
+        ADOPTION_KEYS, keep="last"
+    )
     adoption = adoption.sort_values(ADOPTION_KEYS).reset_index(drop=True)
-    meta = pd.concat([schema.coerce(m, "meta") for m in (models_dev["meta"], simonw["meta"]) if len(m)],
-                     ignore_index=True)
+    meta = pd.concat(
+        [schema.coerce(m, "meta") for m in (models_dev["meta"], simonw["meta"]) if len(m)],
+        ignore_index=True,
+    )
     meta = meta.drop_duplicates(["source", "source_model"], keep="first")
     meta = meta.sort_values(["source", "source_model"]).reset_index(drop=True)
     origin = str(raw / "adoption")
-    return {"adoption": schema.validate(adoption, "adoption", origin), "meta": schema.validate(meta, "meta", origin)}
+    return {
+        "adoption": schema.validate(adoption, "adoption", origin),
+        "meta": schema.validate(meta, "meta", origin),
+    }

@@ -103,7 +103,11 @@ EXTERNAL: dict[str, tuple[str, str, str | None]] = {
     "csqa2": ("csqa2", "Score", None),
     "cybench": ("cybench", "Unguided % Solved", None),
     "deepresearch": ("deepresearch_bench", "Average score", None),
-    "factorio_learning_environment": ("factorio_learning_environment", "Lab Success %", "Date added"),
+    "factorio_learning_environment": (
+        "factorio_learning_environment",
+        "Lab Success %",
+        "Date added",
+    ),
     "fictionlivebench": ("fictionlivebench", "16k token score", None),
     "geobench": ("geobench", "ACW Country %", None),
     "gsm8k": ("gsm8k", "EM", None),
@@ -139,8 +143,16 @@ _INDEPENDENT = re.compile(
 )
 _EFFORT = re.compile(r"_(?:minimal|low|medium|high|xhigh|max|\d+K)$", re.IGNORECASE)
 _BENCH_KEYS = ["source", "source_model", "benchmark", "as_of"]
-_META_COLS = ["source", "source_model", "display_name", "organization", "release_date",
-              "open_weights", "reasoning", "params_b"]
+_META_COLS = [
+    "source",
+    "source_model",
+    "display_name",
+    "organization",
+    "release_date",
+    "open_weights",
+    "reasoning",
+    "params_b",
+]
 
 
 def _slug(text: str) -> str:
@@ -193,7 +205,13 @@ def _scores(df: pd.DataFrame, col: str, path: Path, *, allow_missing: bool = Tru
     text = _strip(df[col])
     pct = text.map(lambda v: isinstance(v, str) and v.endswith("%"))
     if pct.any():
-        tmp = pd.DataFrame({col: text.map(lambda v: v[:-1].strip() if isinstance(v, str) and v.endswith("%") else v)})
+        tmp = pd.DataFrame(
+            {
+                col: text.map(
+                    lambda v: v[:-1].strip() if isinstance(v, str) and v.endswith("%") else v
+                )
+            }
+        )
         return numeric_column(tmp, col, path, allow_missing=allow_missing, lo=0.0, hi=100.0) / 100.0
     return numeric_column(pd.DataFrame({col: text}), col, path, allow_missing=allow_missing, lo=0.0)
 
@@ -219,19 +237,30 @@ def _models_db(raw: Path) -> pd.DataFrame:
     parts = []
     for rel, name_col in MODELS_DB:
         path = raw / rel
-        cols = [name_col, "Domain", "Organization", "Publication date", "Parameters", "Model accessibility"]
+        cols = [
+            name_col,
+            "Domain",
+            "Organization",
+            "Publication date",
+            "Parameters",
+            "Model accessibility",
+        ]
         df = read_csv(path, required=cols, dtype=str, keep_default_na=False, na_values=[""])
         params = numeric_column(df, "Parameters", path, lo=0.0)
         dates = parse_dates(df["Publication date"], "Publication date", path)
         openw = accessibility_open(df["Model accessibility"], "Model accessibility", path)
-        domain = df["Domain"].fillna("").map(lambda d: "Language" in [x.strip() for x in d.split(",")])
-        out = pd.DataFrame({
-            "source_model": _strip(df[name_col]),
-            "organization": _strip(df["Organization"]),
-            "release_date": dates,
-            "open_weights": openw,
-            "params_b": params / 1e9,
-        })
+        domain = (
+            df["Domain"].fillna("").map(lambda d: "Language" in [x.strip() for x in d.split(",")])
+        )
+        out = pd.DataFrame(
+            {
+                "source_model": _strip(df[name_col]),
+                "organization": _strip(df["Organization"]),
+                "release_date": dates,
+                "open_weights": openw,
+                "params_b": params / 1e9,
+            }
+        )
         parts.append(out[domain.to_numpy() & out["source_model"].notna().to_numpy()])
     db = pd.concat(parts, ignore_index=True)
     return db.drop_duplicates("source_model", keep="first").reset_index(drop=True)
@@ -250,12 +279,14 @@ def _release_dates(raw: Path) -> tuple[pd.DataFrame, pd.Series]:
         pos = int(np.flatnonzero(ids.isna().to_numpy())[0])
         raise SourceError(path, "missing value", column="id", row=pos + 2)
     rel = parse_dates(df["Version release date"], "Version release date", path)
-    frame = pd.DataFrame({
-        "source_model": ids,
-        "model": _strip(df["Model"]),
-        "display_name": _strip(df["Display name"]).fillna(_strip(df["Unique display name"])),
-        "release_date": rel,
-    })
+    frame = pd.DataFrame(
+        {
+            "source_model": ids,
+            "model": _strip(df["Model"]),
+            "display_name": _strip(df["Display name"]).fillna(_strip(df["Unique display name"])),
+            "release_date": rel,
+        }
+    )
     frame = frame.drop_duplicates("source_model", keep="first").reset_index(drop=True)
     return frame, frame.set_index("source_model")["release_date"]
 
@@ -263,8 +294,13 @@ def _release_dates(raw: Path) -> tuple[pd.DataFrame, pd.Series]:
 def _own_runs(raw: Path) -> pd.DataFrame:
     path = raw / STITCHING / "benchmarks_runs.csv"
     col = "Best score (across scorers)"
-    df = read_csv(path, required=["task", "model", col, "started_at"], dtype=str,
-                  keep_default_na=False, na_values=[""])
+    df = read_csv(
+        path,
+        required=["task", "model", col, "started_at"],
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+    )
     for c in ("task", "model"):
         v = _strip(df[c])
         if v.isna().any():
@@ -272,14 +308,16 @@ def _own_runs(raw: Path) -> pd.DataFrame:
             raise SourceError(path, "missing value", column=c, row=pos + 2)
     score = numeric_column(df, col, path, allow_missing=False, lo=0.0, hi=1.0)
     when = parse_dates(df["started_at"], "started_at", path, fmt="%d %B %Y %I:%M%p")
-    return pd.DataFrame({
-        "source": "epoch",
-        "source_model": _strip(df["model"]),
-        "benchmark": "epoch:" + _strip(df["task"]).map(_slug),
-        "score": score,
-        "as_of": when.fillna(DATA_DATE),
-        "self_reported": False,
-    })
+    return pd.DataFrame(
+        {
+            "source": "epoch",
+            "source_model": _strip(df["model"]),
+            "benchmark": "epoch:" + _strip(df["task"]).map(_slug),
+            "score": score,
+            "as_of": when.fillna(DATA_DATE),
+            "self_reported": False,
+        }
+    )
 
 
 def _external(raw: Path) -> pd.DataFrame:
@@ -288,7 +326,9 @@ def _external(raw: Path) -> pd.DataFrame:
     expected = sorted(f"external_benchmark_{k}.csv" for k in EXTERNAL)
     for name in found:
         if name not in expected:
-            raise SourceError(folder / name, "external benchmark table not mapped in epoch.EXTERNAL")
+            raise SourceError(
+                folder / name, "external benchmark table not mapped in epoch.EXTERNAL"
+            )
     parts = []
     for stem, (bench, col, date_col) in sorted(EXTERNAL.items()):
         path = folder / f"external_benchmark_{stem}.csv"
@@ -300,14 +340,18 @@ def _external(raw: Path) -> pd.DataFrame:
         else:
             as_of = pd.Series(DATA_DATE, index=df.index, dtype="datetime64[ns]")
         source_text = _strip(df["Source"])
-        part = pd.DataFrame({
-            "source": "epoch-external",
-            "source_model": _strip(df["Model version"]),
-            "benchmark": f"epoch:{bench}",
-            "score": score,
-            "as_of": as_of,
-            "self_reported": source_text.map(lambda s: False if isinstance(s, str) and _INDEPENDENT.search(s) else None),
-        })
+        part = pd.DataFrame(
+            {
+                "source": "epoch-external",
+                "source_model": _strip(df["Model version"]),
+                "benchmark": f"epoch:{bench}",
+                "score": score,
+                "as_of": as_of,
+                "self_reported": source_text.map(
+                    lambda s: False if isinstance(s, str) and _INDEPENDENT.search(s) else None
+                ),
+            }
+        )
         parts.append(part[part["source_model"].notna() & part["score"].notna()])
     return pd.concat(parts, ignore_index=True)
 
@@ -317,8 +361,15 @@ def _external(raw: Path) -> pd.DataFrame:
 
 def _eci(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     path = raw / ECI_DIR / "epoch_capabilities_index.csv"
-    cols = ["Model version", "ECI Score", "Release date", "Organization", "Model accessibility",
-            "Model name", "Display name"]
+    cols = [
+        "Model version",
+        "ECI Score",
+        "Release date",
+        "Organization",
+        "Model accessibility",
+        "Model name",
+        "Display name",
+    ]
     df = read_csv(path, required=cols, dtype=str, keep_default_na=False, na_values=[""])
     ids = _strip(df["Model version"])
     if ids.isna().any():
@@ -326,18 +377,29 @@ def _eci(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
         raise SourceError(path, "missing value", column="Model version", row=pos + 2)
     score = numeric_column(df, "ECI Score", path, lo=0.0, hi=500.0)
     rel = parse_dates(df["Release date"], "Release date", path)
-    meta = pd.DataFrame({
-        "source": "epoch-eci",
-        "source_model": ids,
-        "display_name": _strip(df["Display name"]).fillna(_strip(df["Model name"])),
-        "organization": _strip(df["Organization"]),
-        "release_date": rel,
-        "open_weights": accessibility_open(df["Model accessibility"], "Model accessibility", path),
-        "reasoning": _reasoning(ids),
-        "params_b": np.nan,
-    })
-    bench = pd.DataFrame({"source": "epoch-eci", "source_model": ids, "benchmark": "epoch:eci",
-                          "score": score, "self_reported": False})
+    meta = pd.DataFrame(
+        {
+            "source": "epoch-eci",
+            "source_model": ids,
+            "display_name": _strip(df["Display name"]).fillna(_strip(df["Model name"])),
+            "organization": _strip(df["Organization"]),
+            "release_date": rel,
+            "open_weights": accessibility_open(
+                df["Model accessibility"], "Model accessibility", path
+            ),
+            "reasoning": _reasoning(ids),
+            "params_b": np.nan,
+        }
+    )
+    bench = pd.DataFrame(
+        {
+            "source": "epoch-eci",
+            "source_model": ids,
+            "benchmark": "epoch:eci",
+            "score": score,
+            "self_reported": False,
+        }
+    )
     latest = rel.max()
     if pd.isna(latest):
         raise SourceError(path, "no release dates: cannot date the copy", column="Release date")
@@ -353,8 +415,11 @@ def _metr(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not isinstance(results, dict) or not results:
         raise SourceError(path, "expected a non-empty mapping", column="results")
     rows, meta = [], []
-    metrics = {"p50_horizon_length": "p50_horizon_minutes", "p80_horizon_length": "p80_horizon_minutes",
-               "average_score": "average_score"}
+    metrics = {
+        "p50_horizon_length": "p50_horizon_minutes",
+        "p80_horizon_length": "p80_horizon_minutes",
+        "average_score": "average_score",
+    }
     for key, rec in results.items():
         mid = str(key)
         if not isinstance(rec, dict) or not isinstance(rec.get("metrics"), dict):
@@ -368,16 +433,35 @@ def _metr(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             if not isinstance(m, dict) or "estimate" not in m:
                 raise SourceError(path, "missing key", column=f"metrics.{mkey}.estimate", row=mid)
             v = m["estimate"]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
-                raise SourceError(path, f"invalid value {v!r}", column=f"metrics.{mkey}.estimate", row=mid)
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not np.isfinite(v)
+                or v < 0
+            ):
+                raise SourceError(
+                    path, f"invalid value {v!r}", column=f"metrics.{mkey}.estimate", row=mid
+                )
             rows.append((mid, f"metr:{bname}", float(v)))
         meta.append((mid, rec.get("release_date")))
-    bench = pd.DataFrame(rows, columns=["source_model", "benchmark", "score"]).assign(source="metr", self_reported=False)
+    bench = pd.DataFrame(rows, columns=["source_model", "benchmark", "score"]).assign(
+        source="metr", self_reported=False
+    )
     mframe = pd.DataFrame(meta, columns=["source_model", "release_date"])
-    mframe["release_date"] = parse_dates(mframe["release_date"].astype(object).map(
-        lambda d: None if d is None else str(d)), "release_date", path, row_offset=0)
-    mframe = mframe.assign(source="metr", display_name=None, organization=None, open_weights=None,
-                           reasoning=None, params_b=np.nan)
+    mframe["release_date"] = parse_dates(
+        mframe["release_date"].astype(object).map(lambda d: None if d is None else str(d)),
+        "release_date",
+        path,
+        row_offset=0,
+    )
+    mframe = mframe.assign(
+        source="metr",
+        display_name=None,
+        organization=None,
+        open_weights=None,
+        reasoning=None,
+        params_b=np.nan,
+    )
     return bench, mframe
 
 
@@ -416,28 +500,38 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     metr_bench = metr_bench.assign(as_of=folder_as_of)
 
     bench = pd.concat([stitched, eci_bench, metr_bench], ignore_index=True)
-    bench = _dedupe_max(bench[["source", "source_model", "benchmark", "score", "as_of", "self_reported"]],
-                        _BENCH_KEYS, "score")
+    bench = _dedupe_max(
+        bench[["source", "source_model", "benchmark", "score", "as_of", "self_reported"]],
+        _BENCH_KEYS,
+        "score",
+    )
 
     dbi = db.set_index("source_model")
-    version_meta = pd.DataFrame({
-        "source": "epoch",
-        "source_model": versions["source_model"],
-        "display_name": versions["display_name"],
-        "organization": versions["model"].map(dbi["organization"]),
-        "release_date": versions["release_date"],
-        "open_weights": versions["model"].map(dbi["open_weights"]),
-        "reasoning": _reasoning(versions["source_model"]),
-        "params_b": versions["model"].map(dbi["params_b"]),
-    })
+    version_meta = pd.DataFrame(
+        {
+            "source": "epoch",
+            "source_model": versions["source_model"],
+            "display_name": versions["display_name"],
+            "organization": versions["model"].map(dbi["organization"]),
+            "release_date": versions["release_date"],
+            "open_weights": versions["model"].map(dbi["open_weights"]),
+            "reasoning": _reasoning(versions["source_model"]),
+            "params_b": versions["model"].map(dbi["params_b"]),
+        }
+    )
     models_meta = db.assign(source="epoch-models", display_name=db["source_model"], reasoning=None)
-    meta = pd.concat([version_meta[_META_COLS], eci_meta[_META_COLS], metr_meta[_META_COLS],
-                      models_meta[_META_COLS]], ignore_index=True)
+    meta = pd.concat(
+        [
+            version_meta[_META_COLS],
+            eci_meta[_META_COLS],
+            metr_meta[_META_COLS],
+            models_meta[_META_COLS],
+        ],
+        ignore_index=True,
+    )
     meta = _first_per_key(meta)
     origin = str(raw / "benchmarks" / "epoch-*")
     return {
         "benchmarks": validate(bench, "benchmarks", origin),
         "meta": validate(meta, "meta", origin),
     }
-
-

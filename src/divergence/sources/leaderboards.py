@@ -102,8 +102,12 @@ BENCH_KEYS = ["source", "source_model", "benchmark", "as_of"]
 _LATEST = pd.Timestamp("2027-01-01")
 _EARLIEST = pd.Timestamp("1900-01-01")  # also keeps datetime64[ns] conversion in bounds
 _META_DEFAULT: dict[str, Any] = {
-    "display_name": None, "organization": None, "release_date": pd.NaT,
-    "open_weights": None, "reasoning": None, "params_b": math.nan,
+    "display_name": None,
+    "organization": None,
+    "release_date": pd.NaT,
+    "open_weights": None,
+    "reasoning": None,
+    "params_b": math.nan,
 }
 
 
@@ -129,7 +133,9 @@ def _date(value: Any, path: Path, column: str, row: Any) -> pd.Timestamp:
     if ts > _LATEST:
         raise SourceError(path, f"date {value!r} is in the future", column=column, row=row)
     if ts < _EARLIEST:
-        raise SourceError(path, f"date {value!r} is before {_EARLIEST.date()}", column=column, row=row)
+        raise SourceError(
+            path, f"date {value!r} is before {_EARLIEST.date()}", column=column, row=row
+        )
     return ts
 
 
@@ -143,21 +149,28 @@ def _text(record: dict, key: str, path: Path, row: Any) -> str:
 def _best(rows: list[dict]) -> pd.DataFrame:
     """Keep the best score per (source, source_model, benchmark); ties -> earliest as_of."""
     cols = ["source", "source_model", "benchmark", "score", "as_of", "self_reported"]
-    df = pd.DataFrame(rows, columns=[*cols, *(c for c in (rows[0] if rows else {}) if c not in cols)])
+    df = pd.DataFrame(
+        rows, columns=[*cols, *(c for c in (rows[0] if rows else {}) if c not in cols)]
+    )
     df = df.drop_duplicates()
-    df = df.sort_values(["source", "source_model", "benchmark", "score", "as_of"],
-                        ascending=[True, True, True, False, True], kind="mergesort")
+    df = df.sort_values(
+        ["source", "source_model", "benchmark", "score", "as_of"],
+        ascending=[True, True, True, False, True],
+        kind="mergesort",
+    )
     return df.drop_duplicates(["source", "source_model", "benchmark"])
-
 
 
 def _finish(bench: pd.DataFrame, meta: Iterable[dict], origin: Path) -> dict[str, pd.DataFrame]:
     bench = bench.sort_values(BENCH_KEYS, kind="mergesort", na_position="last")
-    meta_df = pd.DataFrame([{**_META_DEFAULT, **m} for m in meta],
-                           columns=["source", "source_model", *_META_DEFAULT])
+    meta_df = pd.DataFrame(
+        [{**_META_DEFAULT, **m} for m in meta], columns=["source", "source_model", *_META_DEFAULT]
+    )
     meta_df = meta_df.sort_values(["source", "source_model"], kind="mergesort")
-    return {"benchmarks": validate(bench, "benchmarks", str(origin)),
-            "meta": validate(meta_df, "meta", str(origin))}
+    return {
+        "benchmarks": validate(bench, "benchmarks", str(origin)),
+        "meta": validate(meta_df, "meta", str(origin)),
+    }
 
 
 # ---------------------------------------------------------------- WeirdML
@@ -190,15 +203,36 @@ def read_weirdml(raw: Path) -> dict[str, pd.DataFrame]:
         score = as_float(rec["aggregate_scores"]["avg_acc"], path, "avg_acc", row, lo=0.0, hi=1.0)
         if math.isnan(score):
             raise SourceError(path, "missing value", column="avg_acc", row=row)
-        recs.append((key, _text(rec, "display_name", path, row),
-                     _date(rec["release_date"], path, "release_date", row), 100.0 * score))
+        recs.append(
+            (
+                key,
+                _text(rec, "display_name", path, row),
+                _date(rec["release_date"], path, "release_date", row),
+                100.0 * score,
+            )
+        )
     as_of = max((r[2] for r in recs if not pd.isna(r[2])), default=pd.NaT)
     if pd.isna(as_of):
-        raise SourceError(path, "no release_date at all: cannot date the snapshot", column="release_date")
-    bench = _best([{"source": "weirdml", "source_model": k, "benchmark": "weirdml:accuracy",
-                    "score": s, "as_of": as_of, "self_reported": False} for k, _, _, s in recs])
-    meta = [{"source": "weirdml", "source_model": k, "display_name": name, "release_date": rd}
-            for k, name, rd, _ in recs]
+        raise SourceError(
+            path, "no release_date at all: cannot date the snapshot", column="release_date"
+        )
+    bench = _best(
+        [
+            {
+                "source": "weirdml",
+                "source_model": k,
+                "benchmark": "weirdml:accuracy",
+                "score": s,
+                "as_of": as_of,
+                "self_reported": False,
+            }
+            for k, _, _, s in recs
+        ]
+    )
+    meta = [
+        {"source": "weirdml", "source_model": k, "display_name": name, "release_date": rd}
+        for k, name, rd, _ in recs
+    ]
     return _finish(bench, meta, path)
 
 
@@ -236,14 +270,30 @@ def read_arcagi(raw: Path) -> dict[str, pd.DataFrame]:
             raise SourceError(path, "expected a list", column="evaluations")
         for i, e in enumerate(doc["evaluations"]):
             row = f"evaluations[{i}]"
-            require_keys(e, ["datasetId", "modelId", "modelDisplayName", "modelType",
-                             "providerDisplayName", "modelReleaseDate", "score"], path, row=row)
+            require_keys(
+                e,
+                [
+                    "datasetId",
+                    "modelId",
+                    "modelDisplayName",
+                    "modelType",
+                    "providerDisplayName",
+                    "modelReleaseDate",
+                    "score",
+                ],
+                path,
+                row=row,
+            )
             kind = e["modelType"]
             if kind in ARC_DROP:
                 continue
             if kind not in ARC_KEEP:
-                raise SourceError(path, f"unknown modelType {kind!r} (update the LLM rule)",
-                                  column="modelType", row=row)
+                raise SourceError(
+                    path,
+                    f"unknown modelType {kind!r} (update the LLM rule)",
+                    column="modelType",
+                    row=row,
+                )
             m = _ARC_SET.fullmatch(str(e["datasetId"]))
             if not m:
                 continue
@@ -251,20 +301,53 @@ def read_arcagi(raw: Path) -> dict[str, pd.DataFrame]:
             score = as_float(e["score"], path, "score", row, lo=0.0, hi=1.0)
             if math.isnan(score):
                 raise SourceError(path, "missing value", column="score", row=row)
-            rows.append({"source": "arc-agi", "source_model": model, "benchmark": f"arcagi:v{m.group(1)}",
-                         "score": 100.0 * score, "as_of": as_of, "self_reported": False})
-            meta.setdefault(model, {
-                "source": "arc-agi", "source_model": model,
-                "display_name": _text(e, "modelDisplayName", path, row),
-                "organization": e["providerDisplayName"] or None,
-                "release_date": _date(e["modelReleaseDate"], path, "modelReleaseDate", row)})
+            rows.append(
+                {
+                    "source": "arc-agi",
+                    "source_model": model,
+                    "benchmark": f"arcagi:v{m.group(1)}",
+                    "score": 100.0 * score,
+                    "as_of": as_of,
+                    "self_reported": False,
+                }
+            )
+            meta.setdefault(
+                model,
+                {
+                    "source": "arc-agi",
+                    "source_model": model,
+                    "display_name": _text(e, "modelDisplayName", path, row),
+                    "organization": e["providerDisplayName"] or None,
+                    "release_date": _date(e["modelReleaseDate"], path, "modelReleaseDate", row),
+                },
+            )
     return _finish(_best(rows), meta.values(), folder)
 
 
 # ---------------------------------------------------------------- Aider
-AIDER_FILES = {"aider:polyglot": ("polyglot_leaderboard.yml", 225), "aider:edit": ("edit_leaderboard.yml", 133)}
-_AIDER_SHORTHANDS = {"sonnet", "opus", "haiku", "r1", "flash", "deepseek", "3", "4", "4o", "35turbo",
-                     "35-turbo", "4-turbo", "gemini", "gemini-exp", "quasar", "optimus", "grok3"}
+AIDER_FILES = {
+    "aider:polyglot": ("polyglot_leaderboard.yml", 225),
+    "aider:edit": ("edit_leaderboard.yml", 133),
+}
+_AIDER_SHORTHANDS = {
+    "sonnet",
+    "opus",
+    "haiku",
+    "r1",
+    "flash",
+    "deepseek",
+    "3",
+    "4",
+    "4o",
+    "35turbo",
+    "35-turbo",
+    "4-turbo",
+    "gemini",
+    "gemini-exp",
+    "quasar",
+    "optimus",
+    "grok3",
+}
 _MOVING = {"deepseek-chat", "deepseek-reasoner", "deepseek-coder"}
 _LABEL_ID = re.compile(r"(?P<id>[A-Za-z0-9][\w.:/+-]*)(?: \((?P<note>[^()]*)\))?")
 _MODEL_ARG = re.compile(r"--model\s+(\S+)")
@@ -306,13 +389,25 @@ def _aider_runs(path: Path, benchmark: str, cases: int) -> list[dict]:
         if math.isnan(score) or math.isnan(n) or pd.isna(when):
             raise SourceError(path, "missing pass_rate_2, test_cases or date", row=row)
         released = _date(rec.get("released"), path, "released", row)
-        architect = (rec.get("edit_format") == "architect" or "editor_model" in rec
-                     or re.search(r"--architect\b|--editor-model\b", command or "") is not None)
+        architect = (
+            rec.get("edit_format") == "architect"
+            or "editor_model" in rec
+            or re.search(r"--architect\b|--editor-model\b", command or "") is not None
+        )
         if architect or not (0.95 * cases <= n <= cases):
             continue
-        runs.append({"source": "aider", "source_model": aider_model_id(label, command),
-                     "benchmark": benchmark, "score": score, "as_of": when, "self_reported": False,
-                     "label": label, "released": released})
+        runs.append(
+            {
+                "source": "aider",
+                "source_model": aider_model_id(label, command),
+                "benchmark": benchmark,
+                "score": score,
+                "as_of": when,
+                "self_reported": False,
+                "label": label,
+                "released": released,
+            }
+        )
     if not runs:
         raise SourceError(path, "no usable run (all partial, architect or of another suite)")
     return runs
@@ -337,13 +432,19 @@ def read_aider(raw: Path) -> dict[str, pd.DataFrame]:
     released = pd.DataFrame(runs).groupby("source_model")["released"].min()
     latest = bench.sort_values(["source_model", "as_of", "benchmark"], kind="mergesort")
     latest = latest.drop_duplicates("source_model", keep="last")
-    meta = [{"source": "aider", "source_model": m, "display_name": label, "release_date": released[m]}
-            for m, label in zip(latest["source_model"], latest["label"], strict=True)]
+    meta = [
+        {"source": "aider", "source_model": m, "display_name": label, "release_date": released[m]}
+        for m, label in zip(latest["source_model"], latest["label"], strict=True)
+    ]
     return _finish(bench, meta, folder)
 
 
 # ---------------------------------------------------------------- SWE-bench
-SWE_BOARDS = {"bash-only": "swebench:bash_only", "Verified": "swebench:verified", "Lite": "swebench:lite"}
+SWE_BOARDS = {
+    "bash-only": "swebench:bash_only",
+    "Verified": "swebench:verified",
+    "Lite": "swebench:lite",
+}
 SWE_HARNESSES = ("mini-SWE-agent + ", "SWE-agent + ", "RAG + ")
 _MULTI_ATTEMPT = re.compile(r"System: Attempts - 2")
 _LLAMA4 = re.compile(r"llama-?4", re.IGNORECASE)
@@ -352,7 +453,9 @@ _LLAMA4 = re.compile(r"llama-?4", re.IGNORECASE)
 def _swe_release_dates(folder: Path) -> dict[str, pd.Timestamp]:
     found = sorted(folder.glob("modelReleaseDates*.json"))
     if len(found) != 1:
-        raise SourceError(folder / "modelReleaseDates*.json", f"expected exactly one file, found {len(found)}")
+        raise SourceError(
+            folder / "modelReleaseDates*.json", f"expected exactly one file, found {len(found)}"
+        )
     path = found[0]
     doc = read_json(path)
     if not isinstance(doc, dict):
@@ -409,17 +512,35 @@ def read_swebench(raw: Path) -> dict[str, pd.DataFrame]:
             models = [t.split(":", 1)[1].strip() for t in tags if t.startswith("Model:")]
             if board == "bash-only":
                 if len(models) != 1 or not models[0]:
-                    raise SourceError(path, "bash-only entry without exactly one Model tag", column="tags", row=row)
+                    raise SourceError(
+                        path,
+                        "bash-only entry without exactly one Model tag",
+                        column="tags",
+                        row=row,
+                    )
                 if not isinstance(r.get("os_model"), bool):
-                    raise SourceError(path, f"expected true/false, got {r.get('os_model')!r}", column="os_model",
-                                      row=row)
+                    raise SourceError(
+                        path,
+                        f"expected true/false, got {r.get('os_model')!r}",
+                        column="os_model",
+                        row=row,
+                    )
                 orgs = [t.split(":", 1)[1].strip() for t in tags if t.startswith("Org:")]
-                bash_meta.setdefault(models[0], {
-                    "display_name": name, "organization": orgs[0] if orgs else None,
-                    "open_weights": True if _LLAMA4.search(models[0]) else r["os_model"]})
-            elif (len(models) != 1 or not models[0] or re.search(r"\s", models[0])
-                  or not name.startswith(SWE_HARNESSES)
-                  or any(_MULTI_ATTEMPT.match(t) for t in tags)):
+                bash_meta.setdefault(
+                    models[0],
+                    {
+                        "display_name": name,
+                        "organization": orgs[0] if orgs else None,
+                        "open_weights": True if _LLAMA4.search(models[0]) else r["os_model"],
+                    },
+                )
+            elif (
+                len(models) != 1
+                or not models[0]
+                or re.search(r"\s", models[0])
+                or not name.startswith(SWE_HARNESSES)
+                or any(_MULTI_ATTEMPT.match(t) for t in tags)
+            ):
                 continue
             score = as_float(r["resolved"], path, "resolved", row, lo=0.0, hi=100.0)
             when = _date(r["date"], path, "date", row)
@@ -427,12 +548,28 @@ def read_swebench(raw: Path) -> dict[str, pd.DataFrame]:
                 raise SourceError(path, "missing resolved or date", row=row)
             if when < release.get(models[0], when):
                 continue  # dated before the model existed: the Model tag is wrong
-            rows.append({"source": "swe-bench", "source_model": models[0], "benchmark": benchmark,
-                         "score": score, "as_of": when, "self_reported": False})
+            rows.append(
+                {
+                    "source": "swe-bench",
+                    "source_model": models[0],
+                    "benchmark": benchmark,
+                    "score": score,
+                    "as_of": when,
+                    "self_reported": False,
+                }
+            )
             prefix = next((h for h in SWE_HARNESSES if name.startswith(h)), "")
-            names.setdefault(models[0], name[len(prefix):])
-    meta = [{"source": "swe-bench", "source_model": m, "display_name": names[m],
-             "release_date": release.get(m, pd.NaT), **bash_meta.get(m, {})} for m in names]
+            names.setdefault(models[0], name[len(prefix) :])
+    meta = [
+        {
+            "source": "swe-bench",
+            "source_model": m,
+            "display_name": names[m],
+            "release_date": release.get(m, pd.NaT),
+            **bash_meta.get(m, {}),
+        }
+        for m in names
+    ]
     return _finish(_best(rows), meta, path)
 
 

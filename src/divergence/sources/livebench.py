@@ -80,7 +80,9 @@ def _releases(folder: Path) -> dict[str, tuple[Path, Path]]:
     for p in sorted(folder.glob("categories_*.json")):
         m = _CATEGORIES.fullmatch(p.name)
         if not m:
-            raise SourceError(p, "unexpected categories file name (want categories_YYYY_MM_DD.json)")
+            raise SourceError(
+                p, "unexpected categories file name (want categories_YYYY_MM_DD.json)"
+            )
         cats[m.group(1)] = p
     if not tables:
         raise SourceError(folder, "no table_<release>.csv files")
@@ -103,7 +105,11 @@ def _read_categories(path: Path) -> dict[str, list[str]]:
     for cat, tasks in doc.items():
         if not cat.strip():
             raise SourceError(path, "empty category name", row=repr(cat))
-        if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
+        if (
+            not isinstance(tasks, list)
+            or not tasks
+            or not all(isinstance(t, str) and t for t in tasks)
+        ):
             raise SourceError(path, "expected a non-empty list of task names", row=repr(cat))
         out[cat] = tasks
     return out
@@ -119,16 +125,24 @@ def _release_scores(table: Path, categories: Path) -> pd.DataFrame:
     models = df["model"]
     blank = models.str.strip() == ""
     if blank.any():
-        raise SourceError(table, "missing value", column="model", row=int(blank.to_numpy().argmax()) + 2)
+        raise SourceError(
+            table, "missing value", column="model", row=int(blank.to_numpy().argmax()) + 2
+        )
     scores = pd.DataFrame({t: numeric_column(df, t, table, lo=0.0, hi=100.0) for t in tasks})
     scores.insert(0, "model", models.astype(object))
     scores = scores.drop_duplicates()
     dup = scores["model"].duplicated()
     if dup.any():
         pos = int(dup.to_numpy().argmax())
-        raise SourceError(table, "conflicting duplicate rows for one model", column="model",
-                          row=int(scores.index[pos]) + 2)
-    avgs = pd.DataFrame({f"livebench:{_slug(c)}": scores[ts].mean(axis=1, skipna=True) for c, ts in cats.items()})
+        raise SourceError(
+            table,
+            "conflicting duplicate rows for one model",
+            column="model",
+            row=int(scores.index[pos]) + 2,
+        )
+    avgs = pd.DataFrame(
+        {f"livebench:{_slug(c)}": scores[ts].mean(axis=1, skipna=True) for c, ts in cats.items()}
+    )
     avgs["livebench:global"] = avgs.mean(axis=1, skipna=False)
     avgs.insert(0, "source_model", scores["model"])
     long = avgs.melt(id_vars="source_model", var_name="benchmark", value_name="score")
@@ -139,7 +153,9 @@ def _release_scores(table: Path, categories: Path) -> pd.DataFrame:
 def _links_file(folder: Path) -> Path:
     found = sorted(folder.glob("modelLinks*.json"))
     if len(found) != 1:
-        raise SourceError(folder / "modelLinks*.json", f"expected exactly one file, found {len(found)}")
+        raise SourceError(
+            folder / "modelLinks*.json", f"expected exactly one file, found {len(found)}"
+        )
     return found[0]
 
 
@@ -196,9 +212,14 @@ def _read_links(path: Path) -> dict[str, dict]:
         if not isinstance(subs, list):
             raise SourceError(path, "expected a list", column="variants", row=row)
         for sub in subs:
-            if not (isinstance(sub, dict) and isinstance(sub.get("rawName"), str)
-                    and isinstance(sub.get("displayName"), str)):
-                raise SourceError(path, "variant needs text rawName and displayName", column="variants", row=row)
+            if not (
+                isinstance(sub, dict)
+                and isinstance(sub.get("rawName"), str)
+                and isinstance(sub.get("displayName"), str)
+            ):
+                raise SourceError(
+                    path, "variant needs text rawName and displayName", column="variants", row=row
+                )
             variants.setdefault(sub["rawName"], {**base, "display_name": sub["displayName"]})
     return {**variants, **top}
 
@@ -224,8 +245,16 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
 
     links = _read_links(_links_file(folder))
     ids = sorted(set(links) | set(bench["source_model"]))
-    empty = {"display_name": None, "organization": None, "release_date": pd.NaT,
-             "open_weights": None, "reasoning": None, "params_b": float("nan")}
-    meta = pd.DataFrame([{"source": SOURCE, "source_model": m, **empty, **links.get(m, {})} for m in ids])
+    empty = {
+        "display_name": None,
+        "organization": None,
+        "release_date": pd.NaT,
+        "open_weights": None,
+        "reasoning": None,
+        "params_b": float("nan"),
+    }
+    meta = pd.DataFrame(
+        [{"source": SOURCE, "source_model": m, **empty, **links.get(m, {})} for m in ids]
+    )
     meta = validate(meta, "meta", str(folder))
     return {"benchmarks": bench, "meta": meta}

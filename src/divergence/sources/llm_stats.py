@@ -73,15 +73,30 @@ from divergence.sources._io import as_float, parse_dates, read_json, require_key
 SOURCE = "llm-stats"
 FOLDER = Path("benchmarks") / "llm-stats" / "data"
 
-_MODEL_KEYS = ["model_id", "name", "organization_id", "release_date", "announcement_date",
-               "license_id", "param_count"]
+_MODEL_KEYS = [
+    "model_id",
+    "name",
+    "organization_id",
+    "release_date",
+    "announcement_date",
+    "license_id",
+    "param_count",
+]
 _RESULT_KEYS = ["benchmark_id", "model_id", "score", "is_self_reported", "created_at"]
 _TEN_POINT = {"mt-bench", "mm-mt-bench"}
 # Documented corrections of single records (value in billions).
 _PARAMS_FIX = {"nvidia-nemotron-nano-9b-v2": 8.89}  # file says 88 900 000 000: a 10x typo for 8.89B
 _ONE_MINUS_WER = re.compile(r"1\s*-\s*WER", re.IGNORECASE)
-_META_COLS = ["source", "source_model", "display_name", "organization", "release_date",
-              "open_weights", "reasoning", "params_b"]
+_META_COLS = [
+    "source",
+    "source_model",
+    "display_name",
+    "organization",
+    "release_date",
+    "open_weights",
+    "reasoning",
+    "params_b",
+]
 
 
 def _text(rec: dict, key: str, path: Path, row: str, *, required: bool = True) -> str | None:
@@ -134,7 +149,8 @@ def _fix_scale(bench: pd.DataFrame, max_score: dict[str, float]) -> pd.DataFrame
     ten = bench["benchmark_id"].isin(_TEN_POINT) & (bench["score"] < 0.1)
     bench.loc[ten, "score"] = bench.loc[ten, "score"] * 10
     wer = (bench["benchmark_id"] == "fleurs") & bench["method"].map(
-        lambda m: isinstance(m, str) and bool(_ONE_MINUS_WER.search(m)))
+        lambda m: isinstance(m, str) and bool(_ONE_MINUS_WER.search(m))
+    )
     bench.loc[wer, "score"] = 1 - bench.loc[wer, "score"]
     unit = bench["benchmark_id"].map(max_score) == 1.0
     pct = unit & (bench["score"] > 1) & (bench["score"] <= 100)
@@ -142,8 +158,12 @@ def _fix_scale(bench: pd.DataFrame, max_score: dict[str, float]) -> pd.DataFrame
     over = bench["benchmark_id"].map(max_score).fillna(np.inf) < bench["score"]
     if over.any():
         r = bench[over].iloc[0]
-        raise SourceError(r["path"], f"score {r['score']!r} above the benchmark's max_score",
-                          column="score", row=r["benchmark_id"])
+        raise SourceError(
+            r["path"],
+            f"score {r['score']!r} above the benchmark's max_score",
+            column="score",
+            row=r["benchmark_id"],
+        )
     return bench
 
 
@@ -177,23 +197,29 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         mid = _text(model, "model_id", mpath, d.name)
         org_id = _text(model, "organization_id", mpath, mid)
         if org_id not in orgs:
-            raise SourceError(mpath, f"unknown organization {org_id!r}", column="organization_id", row=mid)
+            raise SourceError(
+                mpath, f"unknown organization {org_id!r}", column="organization_id", row=mid
+            )
         license_id = _text(model, "license_id", mpath, mid, required=False)
         params = as_float(model["param_count"], mpath, "param_count", mid, lo=0.0)
         dates = {}
         for key in ("release_date", "announcement_date"):
             s = pd.Series([_text(model, key, mpath, mid, required=False)], dtype=object)
             dates[key] = parse_dates(s, key, mpath, row_offset=0).iloc[0]
-        release = dates["release_date"] if pd.notna(dates["release_date"]) else dates["announcement_date"]
-        meta_rows.append({
-            "source_model": mid,
-            "display_name": _text(model, "name", mpath, mid).strip(),
-            "organization": orgs[org_id],
-            "release_date": release,
-            "open_weights": _open_weights(license_id),
-            "reasoning": None,
-            "params_b": _PARAMS_FIX.get(mid, _params_b(params)),
-        })
+        release = (
+            dates["release_date"] if pd.notna(dates["release_date"]) else dates["announcement_date"]
+        )
+        meta_rows.append(
+            {
+                "source_model": mid,
+                "display_name": _text(model, "name", mpath, mid).strip(),
+                "organization": orgs[org_id],
+                "release_date": release,
+                "open_weights": _open_weights(license_id),
+                "reasoning": None,
+                "params_b": _PARAMS_FIX.get(mid, _params_b(params)),
+            }
+        )
 
         bpath = d / "benchmarks.json"
         if not bpath.exists():
@@ -208,8 +234,12 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
             bid = _text(rec, "benchmark_id", bpath, row)
             row = f"[{i}] ({bid})"
             if rec["model_id"] != mid:
-                raise SourceError(bpath, f"model_id {rec['model_id']!r} differs from model.json {mid!r}",
-                                  column="model_id", row=row)
+                raise SourceError(
+                    bpath,
+                    f"model_id {rec['model_id']!r} differs from model.json {mid!r}",
+                    column="model_id",
+                    row=row,
+                )
             score = as_float(rec["score"], bpath, "score", row, lo=0.0)
             if np.isnan(score):
                 raise SourceError(bpath, "missing score", column="score", row=row)
@@ -217,14 +247,27 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
             if flag is None:
                 flag = True
             if not isinstance(flag, bool):
-                raise SourceError(bpath, f"expected true/false, got {flag!r}", column="is_self_reported", row=row)
-            file_rows.append({
-                "path": str(bpath), "source_model": mid, "benchmark_id": bid, "score": score,
-                "self_reported": flag, "method": rec.get("analysis_method"), "release": release,
-                "created": _text(rec, "created_at", bpath, row, required=False),
-            })
-        created = parse_dates(pd.Series([r["created"] for r in file_rows], dtype=object),
-                              "created_at", bpath, row_offset=0)
+                raise SourceError(
+                    bpath, f"expected true/false, got {flag!r}", column="is_self_reported", row=row
+                )
+            file_rows.append(
+                {
+                    "path": str(bpath),
+                    "source_model": mid,
+                    "benchmark_id": bid,
+                    "score": score,
+                    "self_reported": flag,
+                    "method": rec.get("analysis_method"),
+                    "release": release,
+                    "created": _text(rec, "created_at", bpath, row, required=False),
+                }
+            )
+        created = parse_dates(
+            pd.Series([r["created"] for r in file_rows], dtype=object),
+            "created_at",
+            bpath,
+            row_offset=0,
+        )
         for r, c in zip(file_rows, created, strict=True):
             r["created"] = c
         results.extend(file_rows)
@@ -233,19 +276,25 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         raise SourceError(folder / "organizations", "no benchmark results")
     bench = pd.DataFrame(results)
     bench = _fix_scale(bench, max_score)
-    as_of = bench["release"].where(bench["self_reported"], bench[["release", "created"]].max(axis=1))
+    as_of = bench["release"].where(
+        bench["self_reported"], bench[["release", "created"]].max(axis=1)
+    )
     as_of = as_of.fillna(bench["created"])
     if as_of.isna().any():
         r = bench[as_of.isna()].iloc[0]
-        raise SourceError(r["path"], "no release date or created_at to date the score", row=r["benchmark_id"])
-    bench = pd.DataFrame({
-        "source": SOURCE,
-        "source_model": bench["source_model"],
-        "benchmark": "llmstats:" + bench["benchmark_id"],
-        "score": bench["score"],
-        "as_of": as_of.astype("datetime64[ns]"),
-        "self_reported": bench["self_reported"].astype(object),
-    })
+        raise SourceError(
+            r["path"], "no release date or created_at to date the score", row=r["benchmark_id"]
+        )
+    bench = pd.DataFrame(
+        {
+            "source": SOURCE,
+            "source_model": bench["source_model"],
+            "benchmark": "llmstats:" + bench["benchmark_id"],
+            "score": bench["score"],
+            "as_of": as_of.astype("datetime64[ns]"),
+            "self_reported": bench["self_reported"].astype(object),
+        }
+    )
     keys = ["source", "source_model", "benchmark", "as_of"]
     bench = bench.drop_duplicates()
     bench = bench.sort_values([*keys, "score"], ascending=[True] * 4 + [False], kind="mergesort")
@@ -254,13 +303,15 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     meta = pd.DataFrame(meta_rows).assign(source=SOURCE)[_META_COLS]
     dup = meta["source_model"].duplicated(keep=False)
     if dup.any():
-        raise SourceError(folder / "organizations", "model_id used by two model folders",
-                          column="model_id", row=meta.loc[dup, "source_model"].iloc[0])
+        raise SourceError(
+            folder / "organizations",
+            "model_id used by two model folders",
+            column="model_id",
+            row=meta.loc[dup, "source_model"].iloc[0],
+        )
     meta = meta.sort_values(["source", "source_model"], kind="mergesort").reset_index(drop=True)
     origin = str(folder)
     return {
         "benchmarks": validate(bench, "benchmarks", origin),
         "meta": validate(meta, "meta", origin),
     }
-
-

@@ -45,11 +45,18 @@ from divergence.errors import SourceError
 from divergence.sources._io import check_dates, check_range, read_csv
 
 SIGNAL = "ollama_pulls"
-AUDITOMATIC = ("ollama-auditomatic",
-               Path("adoption/auditomatic-ollama-models-registry/ollama_pullcounts_all_versions.csv"),
-               "pullCount_num", "pullCount_str")
-D3RHAMI = ("ollama-d3rhami", Path("adoption/d3rhami-ollama-gallery/ollama_pulls_all_versions.csv"),
-           "pull", "pull_str")
+AUDITOMATIC = (
+    "ollama-auditomatic",
+    Path("adoption/auditomatic-ollama-models-registry/ollama_pullcounts_all_versions.csv"),
+    "pullCount_num",
+    "pullCount_str",
+)
+D3RHAMI = (
+    "ollama-d3rhami",
+    Path("adoption/d3rhami-ollama-gallery/ollama_pulls_all_versions.csv"),
+    "pull",
+    "pull_str",
+)
 ADOPTION_KEYS = ["source", "source_model", "signal", "date"]
 
 _COUNT = re.compile(r"^([0-9][0-9,]*(?:\.[0-9]+)?)\s*([KMB]?)$", re.IGNORECASE)
@@ -101,9 +108,13 @@ def _counts(df: pd.DataFrame, col: str, path: Path, rows: np.ndarray | None = No
         bad = parts[0].isna().to_numpy()
         if bad.any():
             pos = int(np.flatnonzero(human)[np.flatnonzero(bad)[0]])
-            raise SourceError(path, f"non-numeric count {text.iloc[pos]!r}", column=col, row=pos + 2)
+            raise SourceError(
+                path, f"non-numeric count {text.iloc[pos]!r}", column=col, row=pos + 2
+            )
         scale = parts[1].fillna("").str.upper().map(_SCALE).astype("float64")
-        value[human] = (parts[0].str.replace(",", "", regex=False).astype("float64") * scale).round()
+        value[human] = (
+            parts[0].str.replace(",", "", regex=False).astype("float64") * scale
+        ).round()
     return value
 
 
@@ -127,18 +138,26 @@ def read_pulls(raw: Path, source: str, rel: Path, num_col: str, str_col: str) ->
         Adoption rows, one per (family, UTC day).
     """
     path = Path(raw) / rel
-    df = read_csv(path, required=["commit_date", "model", num_col, str_col], dtype=str, keep_default_na=False)
+    df = read_csv(
+        path, required=["commit_date", "model", num_col, str_col], dtype=str, keep_default_na=False
+    )
     if df.empty:
         raise SourceError(path, "no data rows")
     ts = pd.to_datetime(df["commit_date"], utc=True, errors="coerce", format="ISO8601")
     if ts.isna().any():
         pos = int(np.flatnonzero(ts.isna().to_numpy())[0])
-        raise SourceError(path, f"unparseable date {df['commit_date'].iloc[pos]!r}", column="commit_date",
-                          row=pos + 2)
+        raise SourceError(
+            path,
+            f"unparseable date {df['commit_date'].iloc[pos]!r}",
+            column="commit_date",
+            row=pos + 2,
+        )
     check_dates(ts.dt.tz_convert(None), df["commit_date"], "commit_date", path)
     model = df["model"].str.strip()
     if (model == "").any():
-        raise SourceError(path, "missing model", column="model", row=int(np.flatnonzero(model == "")[0]) + 2)
+        raise SourceError(
+            path, "missing model", column="model", row=int(np.flatnonzero(model == "")[0]) + 2
+        )
     value = _counts(df, num_col, path)
     missing = value.isna().to_numpy()
     if missing.any():
@@ -147,9 +166,18 @@ def read_pulls(raw: Path, source: str, rel: Path, num_col: str, str_col: str) ->
     out = pd.DataFrame({"ts": ts, "model": model, "value": value})
     out = out[out["value"].notna() & ~out["model"].str.fullmatch(r"-?\d+")]
     out["date"] = out["ts"].dt.tz_convert(None).dt.normalize().astype("datetime64[ns]")
-    out = out.sort_values(["model", "ts", "value"], kind="mergesort").drop_duplicates(["model", "date"], keep="last")
-    return pd.DataFrame({"source": source, "source_model": out["model"], "signal": SIGNAL,
-                         "date": out["date"], "value": out["value"]})
+    out = out.sort_values(["model", "ts", "value"], kind="mergesort").drop_duplicates(
+        ["model", "date"], keep="last"
+    )
+    return pd.DataFrame(
+        {
+            "source": source,
+            "source_model": out["model"],
+            "signal": SIGNAL,
+            "date": out["date"],
+            "value": out["value"],
+        }
+    )
 
 
 def read(raw: Path) -> dict[str, pd.DataFrame]:
@@ -168,4 +196,7 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     raw = Path(raw)
     df = pd.concat([read_pulls(raw, *AUDITOMATIC), read_pulls(raw, *D3RHAMI)], ignore_index=True)
     df = df.sort_values(ADOPTION_KEYS).reset_index(drop=True)
-    return {"adoption": schema.validate(df, "adoption", str(raw / "adoption")), "meta": schema.empty("meta")}
+    return {
+        "adoption": schema.validate(df, "adoption", str(raw / "adoption")),
+        "meta": schema.empty("meta"),
+    }

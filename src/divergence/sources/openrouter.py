@@ -136,7 +136,9 @@ def _files(folder: Path, pattern: str) -> list[Path]:
 
 def _rows(records: list[dict[str, Any]]) -> pd.DataFrame:
     cols = ["source", "source_model", "signal", "date", "value"]
-    return pd.DataFrame.from_records(records, columns=cols) if records else pd.DataFrame(columns=cols)
+    return (
+        pd.DataFrame.from_records(records, columns=cols) if records else pd.DataFrame(columns=cols)
+    )
 
 
 def _finish_adoption(frames: list[pd.DataFrame], origin: str | Path) -> pd.DataFrame:
@@ -191,17 +193,27 @@ def read_daily(raw: Path) -> pd.DataFrame:
     """
     frames = []
     for path in _files(Path(raw) / DAILY_DIR, "openrouter_rankings_daily_*.csv"):
-        df = read_csv(path, required=["date", "model_permaslug", "total_tokens"],
-                      dtype=str, keep_default_na=False)
+        df = read_csv(
+            path,
+            required=["date", "model_permaslug", "total_tokens"],
+            dtype=str,
+            keep_default_na=False,
+        )
         if df.empty:
             raise SourceError(path, "no data rows")
         date = parse_dates(df["date"], "date", path)
         if date.isna().any():
-            raise SourceError(path, "missing date", column="date", row=int(np.flatnonzero(date.isna())[0]) + 2)
+            raise SourceError(
+                path, "missing date", column="date", row=int(np.flatnonzero(date.isna())[0]) + 2
+            )
         slug = df["model_permaslug"].str.strip()
         if (slug == "").any():
-            raise SourceError(path, "missing model id", column="model_permaslug",
-                              row=int(np.flatnonzero(slug == "")[0]) + 2)
+            raise SourceError(
+                path,
+                "missing model id",
+                column="model_permaslug",
+                row=int(np.flatnonzero(slug == "")[0]) + 2,
+            )
         tokens = numeric_column(df, "total_tokens", path, allow_missing=False, lo=0)
         frames.append(pd.DataFrame({"date": date, "slug": slug, "tokens": tokens}))
     df = pd.concat(frames, ignore_index=True).drop_duplicates()
@@ -209,14 +221,33 @@ def read_daily(raw: Path) -> pd.DataFrame:
     total = df.groupby("date")["tokens"].transform("sum")
     df = df.assign(total=total)[df["slug"] != "other"]
     df["base"] = df["slug"].map(base_id)
-    g = df.groupby(["date", "base"], as_index=False).agg(tokens=("tokens", "sum"), total=("total", "first"))
+    g = df.groupby(["date", "base"], as_index=False).agg(
+        tokens=("tokens", "sum"), total=("total", "first")
+    )
     share = g["tokens"] / g["total"].where(g["total"] > 0)
-    out = pd.concat([
-        pd.DataFrame({"source": SOURCE_DAILY, "source_model": g["base"], "signal": "openrouter_tokens_daily",
-                      "date": g["date"], "value": g["tokens"]}),
-        pd.DataFrame({"source": SOURCE_DAILY, "source_model": g["base"],
-                      "signal": "openrouter_token_share_daily", "date": g["date"], "value": share}),
-    ], ignore_index=True)
+    out = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "source": SOURCE_DAILY,
+                    "source_model": g["base"],
+                    "signal": "openrouter_tokens_daily",
+                    "date": g["date"],
+                    "value": g["tokens"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "source": SOURCE_DAILY,
+                    "source_model": g["base"],
+                    "signal": "openrouter_token_share_daily",
+                    "date": g["date"],
+                    "value": share,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     return out[out["value"].notna()]
 
 
@@ -234,7 +265,12 @@ def _read_week(path: Path) -> tuple[pd.Timestamp, list[dict[str, Any]]]:
     rows = []
     for i, m in enumerate(doc["models"]):
         where = f"models[{i}]"
-        require_keys(m, ["slug", "total_tokens", "request_count", "prompt_price", "completion_price"], path, where)
+        require_keys(
+            m,
+            ["slug", "total_tokens", "request_count", "prompt_price", "completion_price"],
+            path,
+            where,
+        )
         slug = m["slug"]
         if not isinstance(slug, str) or not slug.strip():
             raise SourceError(path, "missing model id", column="slug", row=where)
@@ -242,14 +278,16 @@ def _read_week(path: Path) -> tuple[pd.Timestamp, list[dict[str, Any]]]:
         tokens = as_float(m["total_tokens"], path, "total_tokens", where, lo=0)
         if np.isnan(tokens):
             raise SourceError(path, "missing value", column="total_tokens", row=where)
-        rows.append({
-            "slug": slug.strip(),
-            "name": m.get("name"),
-            "tokens": tokens,
-            "requests": np.nan if requests == 0 else requests,
-            "price_in": as_float(m["prompt_price"], path, "prompt_price", where, lo=0),
-            "price_out": as_float(m["completion_price"], path, "completion_price", where, lo=0),
-        })
+        rows.append(
+            {
+                "slug": slug.strip(),
+                "name": m.get("name"),
+                "tokens": tokens,
+                "requests": np.nan if requests == 0 else requests,
+                "price_in": as_float(m["prompt_price"], path, "prompt_price", where, lo=0),
+                "price_out": as_float(m["completion_price"], path, "completion_price", where, lo=0),
+            }
+        )
     return date, rows
 
 
@@ -269,7 +307,9 @@ def read_weekly(raw: Path) -> dict[str, pd.DataFrame]:
     folder = Path(raw) / WEEKLY_DIR
     main = [_read_week(p) for p in _files(folder, "*.json")]
     deleted_dir = folder / "deleted_in_history"
-    deleted = [_read_week(p) for p in sorted(deleted_dir.glob("*.json"))] if deleted_dir.exists() else []
+    deleted = (
+        [_read_week(p) for p in sorted(deleted_dir.glob("*.json"))] if deleted_dir.exists() else []
+    )
     main_dates = [d for d, _ in main]
     weeks = list(main)
     for date, rows in deleted:
@@ -293,16 +333,29 @@ def read_weekly(raw: Path) -> dict[str, pd.DataFrame]:
         ("price_output_usd_per_mtok", plain, "price_out"),
     ]:
         scale = PER_MTOK if signal.startswith("price_") else 1.0
-        part = pd.DataFrame({"source": SOURCE_WEEKLY, "source_model": frame["base"], "signal": signal,
-                             "date": frame["date"], "value": frame[col] * scale})
+        part = pd.DataFrame(
+            {
+                "source": SOURCE_WEEKLY,
+                "source_model": frame["base"],
+                "signal": signal,
+                "date": frame["date"],
+                "value": frame[col] * scale,
+            }
+        )
         out.append(part[part["value"].notna()])
     latest = df.sort_values(["date", "slug"]).assign(plain=df["slug"] == df["base"])
     latest = latest.sort_values(["plain", "date", "slug"]).drop_duplicates("base", keep="last")
     meta_rows = []
     for base, name in zip(latest["base"], latest["name"], strict=True):
         org, display = _split_name(name)
-        meta_rows.append({"source": SOURCE_WEEKLY, "source_model": base, "display_name": display,
-                          "organization": org})
+        meta_rows.append(
+            {
+                "source": SOURCE_WEEKLY,
+                "source_model": base,
+                "display_name": display,
+                "organization": org,
+            }
+        )
     return {"adoption": pd.concat(out, ignore_index=True), "meta": pd.DataFrame(meta_rows)}
 
 
@@ -341,28 +394,68 @@ def read_catalog(raw: Path) -> dict[str, pd.DataFrame]:
             if np.isnan(created):
                 raise SourceError(path, "missing value", column="created", row=where)
             if created > 4102444800:  # 2100-01-01: also keeps the Timestamp in bounds
-                raise SourceError(path, f"value {created!r} out of range (Unix seconds)", column="created", row=where)
+                raise SourceError(
+                    path,
+                    f"value {created!r} out of range (Unix seconds)",
+                    column="created",
+                    row=where,
+                )
             listed = pd.Timestamp(int(created), unit="s").normalize()
             if listed > snap:
-                raise SourceError(path, f"created date {listed.date()} after snapshot", column="created", row=where)
+                raise SourceError(
+                    path,
+                    f"created date {listed.date()} after snapshot",
+                    column="created",
+                    row=where,
+                )
             prices = []
             for key in ("prompt", "completion"):
                 v = as_float(m["pricing"][key], path, f"pricing.{key}", where)
                 if v < 0 and v != -1:
-                    raise SourceError(path, f"negative price {v!r}", column=f"pricing.{key}", row=where)
+                    raise SourceError(
+                        path, f"negative price {v!r}", column=f"pricing.{key}", row=where
+                    )
                 prices.append(np.nan if v == -1 else v * PER_MTOK)
             hf = m.get("hugging_face_id")
-            recs.append({"snap": snap, "id": mid.strip(), "base": base_id(mid.strip()), "name": m["name"],
-                         "listed": listed, "price_in": prices[0], "price_out": prices[1],
-                         "hf": hf if isinstance(hf, str) and hf.strip() else None})
+            recs.append(
+                {
+                    "snap": snap,
+                    "id": mid.strip(),
+                    "base": base_id(mid.strip()),
+                    "name": m["name"],
+                    "listed": listed,
+                    "price_in": prices[0],
+                    "price_out": prices[1],
+                    "hf": hf if isinstance(hf, str) and hf.strip() else None,
+                }
+            )
     df = pd.DataFrame.from_records(recs)
     listed = df.groupby("base", as_index=False)["listed"].min()
     plain = df[df["id"] == df["base"]]
-    adoption = [pd.DataFrame({"source": SOURCE_CATALOG, "source_model": listed["base"],
-                              "signal": "openrouter_listed", "date": listed["listed"], "value": 1.0})]
-    for signal, col in [("price_input_usd_per_mtok", "price_in"), ("price_output_usd_per_mtok", "price_out")]:
-        part = pd.DataFrame({"source": SOURCE_CATALOG, "source_model": plain["id"], "signal": signal,
-                             "date": plain["snap"], "value": plain[col]})
+    adoption = [
+        pd.DataFrame(
+            {
+                "source": SOURCE_CATALOG,
+                "source_model": listed["base"],
+                "signal": "openrouter_listed",
+                "date": listed["listed"],
+                "value": 1.0,
+            }
+        )
+    ]
+    for signal, col in [
+        ("price_input_usd_per_mtok", "price_in"),
+        ("price_output_usd_per_mtok", "price_out"),
+    ]:
+        part = pd.DataFrame(
+            {
+                "source": SOURCE_CATALOG,
+                "source_model": plain["id"],
+                "signal": signal,
+                "date": plain["snap"],
+                "value": plain[col],
+            }
+        )
         adoption.append(part[part["value"].notna()])
     latest = df.assign(plain=df["id"] == df["base"]).sort_values(["plain", "snap", "id"])
     latest = latest.drop_duplicates("base", keep="last")
@@ -370,29 +463,57 @@ def read_catalog(raw: Path) -> dict[str, pd.DataFrame]:
     meta = []
     for base, name in zip(latest["base"], latest["name"], strict=True):
         org, display = _split_name(name)
-        meta.append({"source": SOURCE_CATALOG, "source_model": base, "display_name": display,
-                     "organization": org, "open_weights": True if base in has_hf else None})
-    return {"adoption": pd.concat(adoption, ignore_index=True), "meta": pd.DataFrame(meta),
-            "crosswalk": _read_id_crosswalk(folder)}
+        meta.append(
+            {
+                "source": SOURCE_CATALOG,
+                "source_model": base,
+                "display_name": display,
+                "organization": org,
+                "open_weights": True if base in has_hf else None,
+            }
+        )
+    return {
+        "adoption": pd.concat(adoption, ignore_index=True),
+        "meta": pd.DataFrame(meta),
+        "crosswalk": _read_id_crosswalk(folder),
+    }
 
 
 def _read_id_crosswalk(folder: Path) -> pd.DataFrame:
     frames = []
     for path in _files(folder, "openrouter_id_crosswalk_*.csv"):
-        df = read_csv(path, required=["id", "canonical_slug", "hugging_face_id"], dtype=str, keep_default_na=False)
+        df = read_csv(
+            path,
+            required=["id", "canonical_slug", "hugging_face_id"],
+            dtype=str,
+            keep_default_na=False,
+        )
         if df.empty:
             raise SourceError(path, "no data rows")
         ids = df["id"].str.strip()
         if (ids == "").any():
-            raise SourceError(path, "missing model id", column="id", row=int(np.flatnonzero(ids == "")[0]) + 2)
+            raise SourceError(
+                path, "missing model id", column="id", row=int(np.flatnonzero(ids == "")[0]) + 2
+            )
         api = ids.map(base_id)
-        for other_source, col in [("openrouter-permaslug", "canonical_slug"), ("huggingface", "hugging_face_id")]:
+        for other_source, col in [
+            ("openrouter-permaslug", "canonical_slug"),
+            ("huggingface", "hugging_face_id"),
+        ]:
             other = df[col].str.strip()
-            part = pd.DataFrame({"source": SOURCE_CATALOG, "source_model": api, "other_source": other_source,
-                                 "other_model": other})
+            part = pd.DataFrame(
+                {
+                    "source": SOURCE_CATALOG,
+                    "source_model": api,
+                    "other_source": other_source,
+                    "other_model": other,
+                }
+            )
             frames.append(part[other != ""])
     out = pd.concat(frames, ignore_index=True).drop_duplicates()
-    return out.sort_values(CROSSWALK_COLUMNS).reset_index(drop=True)[CROSSWALK_COLUMNS].astype(object)
+    return (
+        out.sort_values(CROSSWALK_COLUMNS).reset_index(drop=True)[CROSSWALK_COLUMNS].astype(object)
+    )
 
 
 def read_blended_prices(raw: Path) -> pd.DataFrame:
@@ -425,8 +546,15 @@ def read_blended_prices(raw: Path) -> pd.DataFrame:
                 continue
             if v < 0:
                 raise SourceError(path, f"negative price {v!r}", column=mid, row=day)
-            recs.append({"source": SOURCE_CATALOG, "source_model": mid, "signal": "price_blended_usd_per_mtok",
-                         "date": date, "value": v * PER_MTOK})
+            recs.append(
+                {
+                    "source": SOURCE_CATALOG,
+                    "source_model": mid,
+                    "signal": "price_blended_usd_per_mtok",
+                    "date": date,
+                    "value": v * PER_MTOK,
+                }
+            )
     return _rows(recs)
 
 
@@ -453,25 +581,42 @@ def read_open_closed(raw: Path) -> pd.DataFrame:
     rows = []
     for i, entry in enumerate(doc):
         where = f"entry {i + 1}"
-        require_keys(entry, ["openrouter_slug", "display_name", "open_or_closed", "params_b"], path, where)
+        require_keys(
+            entry, ["openrouter_slug", "display_name", "open_or_closed", "params_b"], path, where
+        )
         slug = entry["openrouter_slug"]
         if not isinstance(slug, str) or not slug.strip():
             raise SourceError(path, "missing model id", column="openrouter_slug", row=where)
         kind = entry["open_or_closed"]
         if kind not in ("open", "closed"):
-            raise SourceError(path, f"expected 'open' or 'closed', got {kind!r}", column="open_or_closed", row=where)
+            raise SourceError(
+                path,
+                f"expected 'open' or 'closed', got {kind!r}",
+                column="open_or_closed",
+                row=where,
+            )
         params = as_float(entry["params_b"], path, "params_b", where, lo=0)
         name = entry["display_name"]
-        rows.append({"source": SOURCE_CROSSWALK, "source_model": slug.strip(),
-                     "display_name": name.strip() if isinstance(name, str) and name.strip() else None,
-                     "open_weights": kind == "open", "params_b": params})
+        rows.append(
+            {
+                "source": SOURCE_CROSSWALK,
+                "source_model": slug.strip(),
+                "display_name": name.strip() if isinstance(name, str) and name.strip() else None,
+                "open_weights": kind == "open",
+                "params_b": params,
+            }
+        )
     df = pd.DataFrame(rows)
     dup = df["source_model"].duplicated(keep=False)
     if dup.any():
         conflicting = df[dup].drop_duplicates().duplicated("source_model", keep=False)
         if conflicting.any():
-            raise SourceError(path, "conflicting entries for one slug", column="openrouter_slug",
-                              row=repr(df[dup].iloc[0]["source_model"]))
+            raise SourceError(
+                path,
+                "conflicting entries for one slug",
+                column="openrouter_slug",
+                row=repr(df[dup].iloc[0]["source_model"]),
+            )
     return df
 
 
@@ -496,6 +641,8 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     weekly = read_weekly(raw)
     catalog = read_catalog(raw)
     adoption = _finish_adoption(
-        [read_daily(raw), weekly["adoption"], catalog["adoption"], read_blended_prices(raw)], raw / "adoption")
+        [read_daily(raw), weekly["adoption"], catalog["adoption"], read_blended_prices(raw)],
+        raw / "adoption",
+    )
     meta = _finish_meta([weekly["meta"], catalog["meta"], read_open_closed(raw)], raw / "adoption")
     return {"adoption": adoption, "meta": meta, "crosswalk": catalog["crosswalk"]}
