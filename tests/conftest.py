@@ -1,4 +1,11 @@
-"""Shared fixtures: paths to the real data and one trained model per test session."""
+"""Shared fixtures: paths to the real data and one trained model per test session.
+
+Raw data: ``RAW`` is the full public tree ``../shared/data/raw`` beside the repo when it exists,
+else the committed real slices ``tests/data/raw`` (cut by ``scripts/cut_test_slices.py``).
+``DIVERGENCE_TEST_RAW=slices`` forces the slices. Tests whose expectations hold only on the
+full tree (exact counts, coverage figures, snapshot byte-identity) use ``needs_full_raw`` or
+the ``full_raw_dir`` fixture and are skipped, with one reason, on the slices.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-RAW = REPO.parent / "shared" / "data" / "raw"
+FULL_RAW = REPO.parent / "shared" / "data" / "raw"
+SLICE_RAW = REPO / "tests" / "data" / "raw"
+ON_SLICES = os.environ.get("DIVERGENCE_TEST_RAW") == "slices" or not FULL_RAW.is_dir()
+RAW = SLICE_RAW if ON_SLICES else FULL_RAW
+FULL_RAW_REASON = (
+    "needs the full raw tree ../shared/data/raw (absent or DIVERGENCE_TEST_RAW=slices); "
+    "the committed slices in tests/data/raw cannot give its exact figures"
+)
+needs_full_raw = pytest.mark.skipif(ON_SLICES, reason=FULL_RAW_REASON)
 SNAPSHOT = REPO / "data" / "snapshot"
 SMALL_EXPERIMENT = REPO / "tests" / "data" / "experiment_small.yaml"
 
@@ -60,9 +75,22 @@ def one_row(df, **where):
 
 @pytest.fixture(scope="session")
 def raw_dir() -> Path:
-    if not RAW.is_dir():
-        pytest.fail(f"real data not found at {RAW} (../shared/data/raw beside the repo)")
+    """The full raw tree if present, else the committed slices."""
     return RAW
+
+
+@pytest.fixture(scope="session")
+def full_raw_dir() -> Path:
+    """The full raw tree; skips (one reason) when only the slices are available."""
+    if ON_SLICES:
+        pytest.skip(FULL_RAW_REASON)
+    return FULL_RAW
+
+
+@pytest.fixture(scope="session")
+def slice_raw_dir() -> Path:
+    """The committed slices, whether or not the full tree is present."""
+    return SLICE_RAW
 
 
 @pytest.fixture(scope="session")

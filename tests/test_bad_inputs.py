@@ -26,16 +26,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import RAW
 from divergence.errors import DivergenceError, SourceError
 
 REPO = Path(__file__).resolve().parents[1]
-RAW = REPO.parent / "shared" / "data" / "raw"
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 SNAPSHOT = REPO / "data" / "snapshot"
 
-pytestmark = pytest.mark.skipif(
-    not RAW.is_dir(), reason="raw data not available (../shared/data/raw)"
-)
 
 # The arena reader needs one file per sub-source; a tree of these (symlinked) reads ~20x faster.
 ARENA_MINI = [

@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import SNAPSHOT, run_cli
+from conftest import SNAPSHOT, needs_full_raw, run_cli
 from divergence.snapshot import TABLES, load_snapshot
 
 
@@ -21,6 +21,7 @@ def fresh(tmp_path_factory, raw_dir):
 
 
 @pytest.mark.slow
+@needs_full_raw
 def test_rebuild_is_identical_to_committed_snapshot(fresh):
     """Same raw data -> byte-identical tables (and the committed snapshot is up to date)."""
     a = json.loads((SNAPSHOT / "manifest.json").read_text())
@@ -132,3 +133,40 @@ def test_load_snapshot_detects_corruption(tmp_path):
     (out / "models.csv.gz").write_bytes(b"garbage")
     with pytest.raises(SourceError, match="models.csv.gz.*hash"):
         load_snapshot(out)
+
+
+def test_slices_build_a_coherent_snapshot(slice_raw_dir):
+    """The committed slices (always, with or without ../shared) build a usable snapshot."""
+    import re
+
+    from divergence.dataset import build
+
+    tables, prov = build(slice_raw_dir)
+    m = tables["models"].set_index("model_id")
+    r = tables["ratings"]
+    rated = set(r["model_id"])
+    # the chosen models: arena-rated ones, reasoning variants as distinct rated models ...
+    for key in ("gpt-4o-2024-05-13", "claude-3-7-sonnet-20250219-thinking-32k", "deepseek-r1"):
+        assert key in rated, key
+    assert m.loc["claude-3-7-sonnet-20250219-thinking-32k", "reasoning"] == True  # noqa: E712
+    # ... and models released after the arena cut-off: benchmarks, no rating
+    b = tables["benchmarks"]
+    for key in ("glm-5-1", "kimi-k2-6", "deepseek-v4-pro"):
+        assert m.loc[key, "release_date"] > pd.Timestamp("2026-03-31") and key not in rated
+        assert (b["model_id"] == key).any(), key
+    # real values, unchanged by slicing (same row as on the full tree)
+    row = r[
+        (r["model_id"] == "gpt-4o-2024-05-13")
+        & (r["board"] == "style")
+        & (r["category"] == "full")
+        & (r["snapshot_date"] == "2025-01-28")
+        & (r["source"] == "lmarena-catalog")
+    ]
+    assert row["rating"].tolist() == [pytest.approx(1263.468273, abs=1e-3)]
+    # every source folder is present in the slices and attributed in their SOURCES.md
+    sources_md = (slice_raw_dir / "SOURCES.md").read_text(encoding="utf-8")
+    for src in prov:
+        assert src["raw_files"] > 0, src["folder"]
+        assert re.search(
+            rf"\| `{re.escape(src['folder'])}` \|[^|]+\| {re.escape(src['license'])} \|", sources_md
+        )

@@ -11,11 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import RAW, needs_full_raw
 from divergence.errors import SourceError
 from divergence.identity import Resolver, canonical_org, load_alias_table, normalize
-
-RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
-pytestmark = pytest.mark.skipif(not RAW.exists(), reason="raw data not found")
 
 
 def _fdate(p: Path) -> pd.Timestamp:
@@ -145,6 +143,7 @@ def test_normalize_examples(a, b):
     assert normalize(a) == b
 
 
+@needs_full_raw
 def test_known_aliases(real):
     _arena, _style, _sources, res = real
     assert res.resolve("gpt-4o-2024-05-13") == "gpt-4o-2024-05-13"
@@ -278,6 +277,7 @@ def test_new_models_get_stable_ids():
     assert res.resolve("Future-Model-9") == "future-model-9"
 
 
+@needs_full_raw
 def test_new_rule_aliases_on_real_data(real):
     _arena, _style, _sources, res = real
     # word order (OpenRouter permaslug) and dated permaslug of an undated arena key

@@ -8,12 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import RAW, needs_full_raw
 from divergence.errors import SourceError
 from divergence.schema import READER_SCHEMAS, validate
 from divergence.sources import catalogs, ollama, openrouter
-
-RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
-pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason="shared raw data not available")
 
 DAILY = Path(
     "adoption/openrouter-rankings-daily-combined/openrouter_rankings_daily_2026-05-20_2026-08-21.csv"
@@ -124,6 +122,7 @@ def test_outputs_follow_schema(name: str, request: pytest.FixtureRequest) -> Non
 # ----------------------------------------------------------------- openrouter
 
 
+@needs_full_raw
 def test_openrouter_daily_known_tokens_and_share(orr: dict[str, pd.DataFrame]) -> None:
     a = orr["adoption"]
     m = "anthropic/claude-4.5-haiku-20251001"
@@ -134,6 +133,7 @@ def test_openrouter_daily_known_tokens_and_share(orr: dict[str, pd.DataFrame]) -
     assert not has(a, source="openrouter-daily", source_model="other")
 
 
+@needs_full_raw
 def test_openrouter_free_variant_merged(orr: dict[str, pd.DataFrame]) -> None:
     a = orr["adoption"]
     # openai/gpt-oss-120b 66 887 484 863 + openai/gpt-oss-120b:free 22 607 659 483
@@ -155,6 +155,7 @@ def test_openrouter_free_variant_merged(orr: dict[str, pd.DataFrame]) -> None:
     )
 
 
+@needs_full_raw
 def test_openrouter_weekly(orr: dict[str, pd.DataFrame]) -> None:
     a = orr["adoption"]
     m, day = "anthropic/claude-4.5-sonnet-20250929", "2026-01-04"
@@ -262,6 +263,7 @@ def test_openrouter_malformed_yaml(tmp_path: Path) -> None:
 # --------------------------------------------------------------------- ollama
 
 
+@needs_full_raw
 def test_ollama_known_pulls(oll: dict[str, pd.DataFrame]) -> None:
     a = oll["adoption"]
     assert set(a["source"]) == {"ollama-auditomatic", "ollama-d3rhami"}
@@ -274,6 +276,7 @@ def test_ollama_known_pulls(oll: dict[str, pd.DataFrame]) -> None:
     assert oll["meta"].empty
 
 
+@needs_full_raw
 def test_ollama_blank_counts_and_rank_keys_dropped(oll: dict[str, pd.DataFrame]) -> None:
     a = oll["adoption"]
     # mistral-large-3 has blank counts until 2026-01-13: missing, never 0
@@ -318,6 +321,7 @@ def test_ollama_malformed(tmp_path: Path) -> None:
 # ------------------------------------------------------------------- catalogs
 
 
+@needs_full_raw
 def test_models_dev_provider_counts(cat: dict[str, pd.DataFrame]) -> None:
     a = cat["adoption"]
     # UTC day of the 2026-07-02T00:40+08:00 snapshot; gemini-2.5-pro is listed by 15
@@ -328,6 +332,7 @@ def test_models_dev_provider_counts(cat: dict[str, pd.DataFrame]) -> None:
     assert value(a, "models.dev", "kimi-k2.5", "providers_non_aggregator", "2026-07-01") == 13
 
 
+@needs_full_raw
 def test_models_dev_meta(cat: dict[str, pd.DataFrame]) -> None:
     row = meta_row(cat["meta"], "models.dev", "claude-sonnet-4-5-20250929")
     assert row["organization"] == "Anthropic" and row["display_name"] == "Claude Sonnet 4.5"

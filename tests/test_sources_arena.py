@@ -10,16 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import one_row
+from conftest import RAW, needs_full_raw, one_row
 from divergence.errors import SourceError
 from divergence.schema import READER_SCHEMAS, validate
 from divergence.sources.arena import list_arena_keys, open_weights_from_license, read_arena
 
-RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 ARENA = RAW / "arena"
 KEYS = ["source", "model_key", "board", "category", "snapshot_date"]
 
-pytestmark = pytest.mark.skipif(not ARENA.is_dir(), reason="raw arena data not available")
 
 CATALOG_TEXT = "lmarena-arena-catalog/text/leaderboard-data_2025-02-06_52fbb4ec6.json"
 CATALOG_STYLE = (
@@ -106,6 +104,7 @@ def test_catalog_known_value(ratings: pd.DataFrame) -> None:
     assert row["rating_hi"] == pytest.approx(1325.8546927892885)
 
 
+@needs_full_raw
 def test_catalog_categories(ratings: pd.DataFrame) -> None:
     cat = ratings[ratings["source"] == "lmarena-catalog"]
     late = set(cat.loc[cat["snapshot_date"] >= "2025-11-06", "category"])
@@ -165,6 +164,7 @@ def test_jasontrigg0_known_value_and_online_elo_dropped(ratings: pd.DataFrame) -
     assert vic["rating"] == pytest.approx(1037.6085899592294)
 
 
+@needs_full_raw
 def test_nakasyou_and_fboulnois(ratings: pd.DataFrame) -> None:
     nk = one_row(
         ratings,
@@ -192,6 +192,7 @@ def test_nakasyou_and_fboulnois(ratings: pd.DataFrame) -> None:
     assert "gemini-1.5-pro-001" not in set(aug["model_key"])
 
 
+@needs_full_raw
 def test_mayerwin_variants(ratings: pd.DataFrame) -> None:
     mw = ratings[ratings["source"] == "mayerwin"]
     row = one_row(mw, model_key="gpt-5-high", snapshot_date=pd.Timestamp("2025-08-07"))
@@ -214,6 +215,7 @@ def test_meta(arena: dict[str, pd.DataFrame]) -> None:
     assert meta["release_date"].isna().all() and meta["reasoning"].isna().all()
 
 
+@needs_full_raw
 def test_list_arena_keys(ratings: pd.DataFrame) -> None:
     keys = list_arena_keys(ratings)
     assert list(keys.columns) == ["model_key", "first_seen", "last_seen", "n_snapshots"]

@@ -10,13 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import one_row
+from conftest import RAW, needs_full_raw, one_row
 from divergence.errors import SourceError
 from divergence.schema import READER_SCHEMAS, validate
 from divergence.sources import artificial_analysis, epoch, llm_stats
-
-RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
-pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason="shared raw data not available")
 
 AA = Path("benchmarks/artificial-analysis")
 STITCH = Path("benchmarks/epoch-benchmark-stitching")
@@ -85,6 +82,7 @@ def check_contract(result: dict[str, pd.DataFrame], kinds: set[str]) -> None:
 # --------------------------------------------------------------------------- Artificial Analysis
 
 
+@needs_full_raw
 def test_aa_contract_and_known_values(aa):
     check_contract(aa, {"benchmarks", "adoption", "meta"})
     b = aa["benchmarks"]
@@ -102,6 +100,7 @@ def test_aa_contract_and_known_values(aa):
     assert b["source"].eq("artificial-analysis").all()
 
 
+@needs_full_raw
 def test_aa_meta_and_prices(aa):
     m = aa["meta"]
     g = one_row(m, source_model="gpt-oss-120b")
@@ -221,6 +220,7 @@ def test_epoch_known_values(ep):
     assert len(tb) == 1 and tb["score"].iloc[0] == pytest.approx(0.645)
 
 
+@needs_full_raw
 def test_epoch_meta(ep):
     m = ep["meta"]
     o3 = one_row(m, source="epoch", source_model="o3-2025-04-16_high")
@@ -301,6 +301,7 @@ def test_epoch_yaml_duplicate_key_and_truncation(tmp_path):
 # --------------------------------------------------------------------------- llm-stats
 
 
+@needs_full_raw
 def test_llm_stats_contract_and_known_values(ls):
     check_contract(ls, {"benchmarks", "meta"})
     b = ls["benchmarks"]
@@ -323,6 +324,7 @@ def test_llm_stats_contract_and_known_values(ls):
     assert len(ls["meta"]) == 169
 
 
+@needs_full_raw
 def test_llm_stats_meta(ls):
     m = ls["meta"]
     q = one_row(m, source_model="qwen2.5-vl-7b")

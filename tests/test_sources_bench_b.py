@@ -9,12 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import RAW, needs_full_raw
 from divergence.errors import SourceError
 from divergence.schema import READER_SCHEMAS, validate
 from divergence.sources import leaderboards, livebench
-
-RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
-needs_raw = pytest.mark.skipif(not RAW.is_dir(), reason="shared raw data not available")
 
 
 def _score(bench: pd.DataFrame, model: str, benchmark: str, as_of: str | None = None) -> float:
@@ -67,7 +65,7 @@ def boards() -> dict[str, pd.DataFrame]:
     return leaderboards.read(RAW)
 
 
-@needs_raw
+@needs_full_raw
 def test_livebench_real(lb: dict[str, pd.DataFrame]) -> None:
     _check_contract(lb)
     b, m = lb["benchmarks"], lb["meta"]
@@ -110,14 +108,13 @@ def test_livebench_real(lb: dict[str, pd.DataFrame]) -> None:
     assert _meta(m, "deepseek-v2-lite-chat")["display_name"] is None  # table model without link
 
 
-@needs_raw
 def test_deterministic(lb: dict[str, pd.DataFrame], boards: dict[str, pd.DataFrame]) -> None:
     for fresh, first in ((livebench.read(RAW), lb), (leaderboards.read(RAW), boards)):
         for kind in ("benchmarks", "meta"):
             pd.testing.assert_frame_equal(fresh[kind], first[kind])
 
 
-@needs_raw
+@needs_full_raw
 def test_leaderboards_real(boards: dict[str, pd.DataFrame]) -> None:
     _check_contract(boards)
     b, m = boards["benchmarks"], boards["meta"]
@@ -134,7 +131,7 @@ def test_leaderboards_real(boards: dict[str, pd.DataFrame]) -> None:
     assert set(m["source"]) == {"weirdml", "arc-agi", "aider", "swe-bench"}
 
 
-@needs_raw
+@needs_full_raw
 def test_weirdml_real(boards: dict[str, pd.DataFrame]) -> None:
     b, m = boards["benchmarks"], boards["meta"]
     assert _score(b, "claude-opus-4.6:or_adaptive", "weirdml:accuracy") == pytest.approx(
@@ -147,7 +144,7 @@ def test_weirdml_real(boards: dict[str, pd.DataFrame]) -> None:
     assert row["release_date"] == pd.Timestamp("2026-02-05")
 
 
-@needs_raw
+@needs_full_raw
 def test_arcagi_real(boards: dict[str, pd.DataFrame]) -> None:
     b = boards["benchmarks"]
     arc = b[b["source"] == "arc-agi"]
@@ -171,7 +168,7 @@ def test_arcagi_real(boards: dict[str, pd.DataFrame]) -> None:
     assert (meta["display_name"], meta["organization"]) == ("Claude 3.7 (16K)", "Anthropic")
 
 
-@needs_raw
+@needs_full_raw
 def test_aider_real(boards: dict[str, pd.DataFrame]) -> None:
     b = boards["benchmarks"]
     aider = b[b["source"] == "aider"]
@@ -214,7 +211,7 @@ def test_aider_model_id_rule() -> None:
     assert f("Qwen X", "aider --model openai/Qwen/Qwen-X # via hyperbolic") == "openai/Qwen/Qwen-X"
 
 
-@needs_raw
+@needs_full_raw
 def test_swebench_real(boards: dict[str, pd.DataFrame]) -> None:
     b, m = boards["benchmarks"], boards["meta"]
     swe, swe_meta = b[b["source"] == "swe-bench"], m[m["source"] == "swe-bench"]
@@ -539,7 +536,6 @@ def test_swebench_handmade_and_malformed(tmp_path: Path) -> None:
     _raises(path, leaderboards.read_swebench, tmp_path, column="date")
 
 
-@needs_raw
 def test_real_copy_with_one_corrupt_file(tmp_path: Path) -> None:
     """A copy of the real tree with one truncated file fails, naming that file."""
     src = RAW / "benchmarks" / "arc-agi"
