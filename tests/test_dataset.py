@@ -131,7 +131,7 @@ def test_load_snapshot_detects_corruption(tmp_path):
     out = tmp_path / "snap"
     shutil.copytree(SNAPSHOT, out)
     (out / "models.csv.gz").write_bytes(b"garbage")
-    with pytest.raises(SourceError, match="models.csv.gz.*hash"):
+    with pytest.raises(SourceError, match=r"models\.csv\.gz.*hash"):
         load_snapshot(out)
 
 

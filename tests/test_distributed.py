@@ -190,7 +190,7 @@ def mlflow_server(postgres, tmp_path_factory):
     d = tmp_path_factory.mktemp("mlflow-server")
     port = _free_port()
     backend = database_url(_url(postgres, "mlflow"))  # postgresql+psycopg2://...
-    log = open(d / "server.log", "w")
+    log = open(d / "server.log", "w")  # noqa: SIM115 (the server outlives this block)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [
@@ -274,7 +274,7 @@ def distributed(postgres, mlflow_server, tmp_path_factory):
     procs, logs = {}, {}
     try:
         for k, cmd in cmds.items():
-            logs[k] = (open(d / f"{k}.out", "w"), open(d / f"{k}.err", "w"))
+            logs[k] = (open(d / f"{k}.out", "w"), open(d / f"{k}.err", "w"))  # noqa: SIM115
             procs[k] = subprocess.Popen(
                 cmd, cwd=REPO, env=env, stdout=logs[k][0], stderr=logs[k][1], start_new_session=True
             )

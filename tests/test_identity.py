@@ -233,7 +233,7 @@ def test_alias_table_is_valid():
 def test_bad_alias_table_missing_column(tmp_path):
     p = tmp_path / "aliases.csv"
     p.write_text("source,source_model,note\nartificial_analysis,gpt-4o,x\n")
-    with pytest.raises(SourceError, match="aliases.csv") as exc:
+    with pytest.raises(SourceError, match=r"aliases\.csv") as exc:
         load_alias_table(p)
     assert "model_id" in str(exc.value)
 
@@ -241,7 +241,7 @@ def test_bad_alias_table_missing_column(tmp_path):
 def test_bad_alias_table_conflict_and_empty(tmp_path):
     p = tmp_path / "aliases.csv"
     p.write_text("source,source_model,model_id,note\na,x,m1,\na,x,m2,\n")
-    with pytest.raises(SourceError, match="aliases.csv"):
+    with pytest.raises(SourceError, match=r"aliases\.csv"):
         load_alias_table(p)
     p.write_text("")
     with pytest.raises(SourceError, match="empty"):

@@ -65,7 +65,7 @@ def test_objective_with_fixed_trial(prepared):
     win = np.arange(80)
     rel = prepared.release.iloc[win].reset_index(drop=True)
     obj = make_objective(prepared.X.iloc[win], prepared.y[win], rel, seed=0, n_folds=3)
-    params = {k: v for k, v in DEFAULT_PARAMS.items()}
+    params = dict(DEFAULT_PARAMS)
     params["n_estimators"] = 50
     value = obj(optuna.trial.FixedTrial(params))
     assert np.isfinite(value) and 0 < value < 200

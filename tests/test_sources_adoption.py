@@ -291,7 +291,7 @@ def test_ollama_parse_count() -> None:
     assert ollama.parse_count("286.5K") == 286_500
     assert ollama.parse_count("6,517") == 6517
     assert np.isnan(ollama.parse_count(""))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a pull count"):
         ollama.parse_count("lots")
 
 

@@ -148,7 +148,9 @@ class Predictor:
                 raise DivergenceError(
                     f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}"
                 )
-            if s.dtype == bool or s.dtype == object and s.map(lambda v: isinstance(v, bool)).any():
+            if s.dtype == bool or (
+                s.dtype == object and s.map(lambda v: isinstance(v, bool)).any()
+            ):
                 s = s.astype(object).map(lambda v: float(v) if isinstance(v, bool) else v)
             num = pd.to_numeric(s, errors="coerce")
             bad = num.isna() & s.notna() & ~s.astype(str).str.strip().isin(["", "nan", "NaN"])
