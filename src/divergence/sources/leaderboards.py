@@ -90,13 +90,16 @@ import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from divergence.errors import SourceError
 from divergence.schema import validate
 from divergence.sources._io import as_float, read_json, read_yaml, require_keys
+
+if TYPE_CHECKING:
+    from pandas._libs.tslibs.nattype import NaTType
 
 BENCH_KEYS = ["source", "source_model", "benchmark", "as_of"]
 _LATEST = pd.Timestamp("2027-01-01")
@@ -112,7 +115,7 @@ _META_DEFAULT: dict[str, Any] = {
 
 
 # ---------------------------------------------------------------- shared helpers
-def _date(value: Any, path: Path, column: str, row: Any) -> pd.Timestamp:
+def _date(value: Any, path: Path, column: str, row: Any) -> pd.Timestamp | NaTType:
     """One JSON/YAML date (ISO text, date, or YYYYMMDD int) -> day Timestamp; None -> NaT."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return pd.NaT
@@ -259,7 +262,8 @@ def read_arcagi(raw: Path) -> dict[str, pd.DataFrame]:
     files = sorted(folder.glob("leaderboard_v*.json"))
     if not files:
         raise SourceError(folder, "no leaderboard_v*.json files")
-    rows, meta = [], {}
+    rows: list[dict[str, Any]] = []
+    meta: dict[str, dict[str, Any]] = {}
     for path in files:
         doc = read_json(path)
         require_keys(doc, ["generatedAt", "evaluations"], path)
@@ -450,7 +454,7 @@ _MULTI_ATTEMPT = re.compile(r"System: Attempts - 2")
 _LLAMA4 = re.compile(r"llama-?4", re.IGNORECASE)
 
 
-def _swe_release_dates(folder: Path) -> dict[str, pd.Timestamp]:
+def _swe_release_dates(folder: Path) -> dict[str, pd.Timestamp | NaTType]:
     found = sorted(folder.glob("modelReleaseDates*.json"))
     if len(found) != 1:
         raise SourceError(
@@ -498,7 +502,9 @@ def read_swebench(raw: Path) -> dict[str, pd.DataFrame]:
             raise SourceError(path, "duplicate leaderboard", row=repr(lb["name"]))
         by_name[lb["name"]] = lb["results"]
     release = _swe_release_dates(folder)
-    rows, names, bash_meta = [], {}, {}
+    rows: list[dict[str, Any]] = []
+    names: dict[str, Any] = {}
+    bash_meta: dict[str, dict[str, Any]] = {}
     for board, benchmark in SWE_BOARDS.items():
         if board not in by_name:
             raise SourceError(path, "missing leaderboard", row=repr(board))

@@ -49,12 +49,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from divergence.errors import SourceError
 from divergence.schema import validate
 from divergence.sources._io import file_date, numeric_column, read_csv, read_json
+
+if TYPE_CHECKING:
+    from pandas._libs.tslibs.nattype import NaTType
 
 SOURCE = "livebench"
 _TABLE = re.compile(r"table_(\d{4}_\d{2}_\d{2})\.csv")
@@ -168,7 +172,7 @@ def _flag(entry: dict, key: str, path: Path, row: str) -> bool | None:
     return value
 
 
-def _release_date(entry: dict, path: Path, row: str) -> pd.Timestamp:
+def _release_date(entry: dict, path: Path, row: str) -> pd.Timestamp | NaTType:
     value = entry.get("version")
     if value is None:
         return pd.NaT
