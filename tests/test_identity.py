@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import RAW, needs_full_raw
 from divergence.errors import SourceError
-from divergence.identity import Resolver, canonical_org, load_alias_table, normalize
+from divergence.identity import Resolver, canonical_org, load_alias_table, normalize, org_key
 
 
 def _fdate(p: Path) -> pd.Timestamp:
@@ -357,15 +357,28 @@ def test_reorder_undated_and_effort_rules():
 
 
 @pytest.mark.parametrize(
-    "org, want",
+    "org, key, display",
     [
-        ("Google DeepMind,Google", "google"),
-        ("Alibaba Cloud / Qwen Team", "alibaba"),
-        ("Z.ai (Zhipu AI),Tsinghua University", "zhipu"),
-        ("Cohere,Cohere for AI", "cohere"),
-        ("SpaceXAI", "xai"),
-        (None, None),
+        ("Google DeepMind,Google", "google", "Google"),
+        ("Alibaba Cloud / Qwen Team", "alibaba", "Alibaba"),
+        ("Z.ai (Zhipu AI),Tsinghua University", "zhipu", "Zhipu AI"),
+        ("Cohere,Cohere for AI", "cohere", "Cohere"),
+        ("SpaceXAI", "xai", "xAI"),
+        ("xAI", "xai", "xAI"),
+        ("Kimi", "moonshot", "Moonshot AI"),
+        ("Moonshot AI", "moonshot", "Moonshot AI"),
+        ("DeepSeek AI", "deepseek", "DeepSeek"),
+        ("deepseek-ai", "deepseek", "DeepSeek"),
+        ("Acme  Robotics", "acmerobotics", "Acme Robotics"),
+        (None, None, None),
     ],
 )
-def test_canonical_org_lists(org, want):
-    assert canonical_org(org) == want
+def test_one_org_vocabulary(org, key, display):
+    assert org_key(org) == key
+    assert canonical_org(org) == display
+
+
+def test_dataset_uses_the_identity_vocabulary():
+    from divergence import dataset, identity
+
+    assert dataset.canonical_org is identity.canonical_org

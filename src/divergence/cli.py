@@ -47,9 +47,39 @@ def build_parser() -> argparse.ArgumentParser:
     b = dsub.add_parser("build", help="build data/snapshot from the raw public data")
     b.add_argument("--raw", default=None, help="raw data directory (default ../shared/data/raw)")
     b.add_argument("--out", default=None, help="snapshot directory (default data/snapshot)")
+    b.add_argument(
+        "--arena-until",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="leave out arena snapshots after this day (time-travel test of identity)",
+    )
     c = dsub.add_parser("coverage", help="per-source coverage of arena models")
     c.add_argument("--snapshot", default=None)
     c.add_argument("--since", default="2024-06-01")
+    c.add_argument(
+        "--unmatched",
+        action="store_true",
+        help="list arena models without AA scores: 3 nearest AA candidates and a reason",
+    )
+
+    rs = sub.add_parser("resolve", help="show what model names resolve to, and why")
+    rs.add_argument("names", nargs="+", metavar="NAME")
+    rs.add_argument("--snapshot", default=None, help="snapshot directory (default data/snapshot)")
+
+    idp = sub.add_parser("identity", help="evaluate model identity resolution")
+    isub = idp.add_subparsers(dest="identity_command", required=True)
+    ie = isub.add_parser("eval", help="precision/recall on the labelled identity set")
+    ie.add_argument("--snapshot", default=None)
+    ie.add_argument(
+        "--labels", default=None, help="labelled CSV (default data/identity/labels.csv)"
+    )
+    it = isub.add_parser(
+        "time-travel", help="rebuild as if the arena ended on a day; resolve later arena keys"
+    )
+    it.add_argument("--until", default="2025-12-17")
+    it.add_argument("--raw", default=None)
+    it.add_argument("--snapshot", default=None, help="full snapshot (default data/snapshot)")
+    it.add_argument("--out", default=None, help="where to build the past snapshot (default: temp)")
 
     for name, helptext in [
         ("tune", "tune hyper-parameters (Optuna)"),
@@ -79,7 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     g = pr.add_mutually_exclusive_group(required=True)
     g.add_argument("--input", help="CSV of raw model-level inputs (columns: see the model card)")
     g.add_argument(
-        "--model", nargs="+", metavar="ID", help="model ids or aliases known to the snapshot"
+        "--model",
+        nargs="+",
+        metavar="NAME",
+        help="model names: arena keys, AA slugs or display names, OpenRouter/HF/Ollama ids",
+    )
+    pr.add_argument(
+        "--allow-prior",
+        action="store_true",
+        help="also predict models without benchmark scores (metadata/adoption only)",
     )
     pr.add_argument("--output", required=True, help="CSV to write")
     pr.add_argument(
@@ -110,7 +148,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
         raw = Path(args.raw) if args.raw else default_raw_dir()
         out = Path(args.out) if args.out else default_snapshot_dir()
-        manifest = build_snapshot(raw, out)
+        manifest = build_snapshot(raw, out, arena_until=args.arena_until)
         for name, t in manifest["tables"].items():
             print(f"{name:<11} {t['rows']:>8} rows  sha256 {t['sha256'][:12]}")
         print(f"snapshot written to {out}")
@@ -122,12 +160,49 @@ def _cmd_data(args: argparse.Namespace) -> int:
     per, unmatched = coverage(tables, args.since)
     import pandas as pd
 
-    with pd.option_context("display.width", 160, "display.max_rows", 500):
+    with pd.option_context(
+        "display.width", 200, "display.max_rows", 500, "display.max_colwidth", 80
+    ):
         print(per.to_string(index=False, float_format=lambda v: f"{v:.1%}"))
         print(
             f"\narena models released since {args.since} without an Artificial Analysis match: {len(unmatched)}"
         )
-        print(unmatched.to_string(index=False))
+        if args.unmatched:
+            from divergence.coverage import explain_unmatched
+
+            table = explain_unmatched(tables, unmatched)
+            print(table.to_string(index=False))
+            n_bad = int((table["reason"] == "UNEXPLAINED").sum())
+            print(f"unexplained misses: {n_bad}")
+        else:
+            print(unmatched.to_string(index=False))
+    return 0
+
+
+def _cmd_resolve(args: argparse.Namespace) -> int:
+    from divergence.query import QueryIndex
+    from divergence.snapshot import load_snapshot
+
+    index = QueryIndex.from_snapshot(load_snapshot(args.snapshot))
+    for r in index.resolve_many(args.names):
+        target = r.model_id or ("; ".join(r.candidates) if r.candidates else "-")
+        print(f"{r.query}\t-> {target}\t[{r.status}; rule {r.rule or '-'}; {r.evidence or '-'}]")
+        for rej in r.rejected:
+            print(f"\trejected: {rej}")
+        if r.status == "unknown" and r.suggestions:
+            print(f"\tdid you mean: {', '.join(r.suggestions)}")
+    return 0
+
+
+def _cmd_identity(args: argparse.Namespace) -> int:
+    from divergence import identity_eval
+
+    if args.identity_command == "eval":
+        out = identity_eval.evaluate_labels(args.snapshot, args.labels)
+        print(identity_eval.format_eval(out))
+        return 0
+    out = identity_eval.time_travel(args.until, args.raw, args.snapshot, args.out)
+    print(identity_eval.format_time_travel(out))
     return 0
 
 
@@ -184,7 +259,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     pred = load_predictor(args.model_uri)
     if args.model:
-        out = pred.predict_models(args.model)
+        out = pred.predict_models(args.model, allow_prior=args.allow_prior)
     else:
         df = read_csv(args.input)
         if df.empty:
@@ -207,8 +282,24 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         )
         out = pd.concat([out, res.reset_index(drop=True)], axis=1)
     unknown = out.loc[out["status"] == "unknown", "query"].tolist()
-    for q in unknown:
-        print(f"unknown model: {q}", file=sys.stderr)
+    if args.model:
+        for r in pred.resolve_names(args.model):
+            if r.status == "unknown":
+                hint = f"; did you mean: {', '.join(r.suggestions)}" if r.suggestions else ""
+                print(f"unknown model: {r.query}{hint}", file=sys.stderr)
+            elif r.status == "ambiguous":
+                print(
+                    f"ambiguous model: {r.query} (candidates: {', '.join(r.candidates)})",
+                    file=sys.stderr,
+                )
+            elif r.status == "no_benchmarks" and not args.allow_prior:
+                print(
+                    f"no benchmark scores: {r.query} -> {r.model_id} (no prediction; --allow-prior to predict anyway)",
+                    file=sys.stderr,
+                )
+    else:
+        for q in unknown:
+            print(f"unknown model: {q}", file=sys.stderr)
     if len(unknown) == len(out):
         print("error: no model resolved; nothing written", file=sys.stderr)
         return 2
@@ -231,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "predict":
             return _cmd_predict(args)
+        if args.command == "resolve":
+            return _cmd_resolve(args)
+        if args.command == "identity":
+            return _cmd_identity(args)
         if args.command == "export":
             from divergence.export import export_model
 

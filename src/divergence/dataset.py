@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import SourceError
+from divergence.identity import canonical_org
 from divergence.schema import READER_SCHEMAS, SNAPSHOT_SCHEMAS, coerce, validate
 from divergence.sources import READERS, SOURCES, reader
 
@@ -96,78 +97,6 @@ ARENA_SOURCES = {
     "utterstep",
 }
 MIN_ANCHORS = 5
-
-_ORG_CANON = {
-    "openai": "OpenAI",
-    "anthropic": "Anthropic",
-    "google": "Google",
-    "google deepmind": "Google",
-    "deepmind": "Google",
-    "meta": "Meta",
-    "meta ai": "Meta",
-    "facebook": "Meta",
-    "mistral": "Mistral",
-    "mistral ai": "Mistral",
-    "mistralai": "Mistral",
-    "deepseek": "DeepSeek",
-    "deepseek-ai": "DeepSeek",
-    "alibaba": "Alibaba",
-    "qwen": "Alibaba",
-    "alibaba cloud": "Alibaba",
-    "alibaba cloud / qwen team": "Alibaba",
-    "qwen team": "Alibaba",
-    "alibaba qwen": "Alibaba",
-    "xai": "xAI",
-    "x.ai": "xAI",
-    "microsoft": "Microsoft",
-    "microsoft azure": "Microsoft",
-    "amazon": "Amazon",
-    "aws": "Amazon",
-    "nvidia": "NVIDIA",
-    "cohere": "Cohere",
-    "01 ai": "01.AI",
-    "01.ai": "01.AI",
-    "01-ai": "01.AI",
-    "zhipu": "Zhipu AI",
-    "zhipu ai": "Zhipu AI",
-    "z ai": "Zhipu AI",
-    "z.ai": "Zhipu AI",
-    "zai": "Zhipu AI",
-    "moonshot": "Moonshot AI",
-    "moonshot ai": "Moonshot AI",
-    "moonshotai": "Moonshot AI",
-    "minimax": "MiniMax",
-    "tencent": "Tencent",
-    "baidu": "Baidu",
-    "bytedance": "ByteDance",
-    "bytedance seed": "ByteDance",
-    "ai21": "AI21 Labs",
-    "ai21 labs": "AI21 Labs",
-    "reka": "Reka",
-    "reka ai": "Reka",
-    "ibm": "IBM",
-    "allen ai": "AllenAI",
-    "allenai": "AllenAI",
-    "ai2": "AllenAI",
-    "stepfun": "StepFun",
-    "nous research": "Nous Research",
-    "nousresearch": "Nous Research",
-    "perplexity": "Perplexity",
-    "inflection": "Inflection",
-    "lmsys": "LMSYS",
-}
-
-
-def canonical_org(name: object) -> str | None:
-    """Canonical organisation name (case and common aliases folded)."""
-    if name is None or (isinstance(name, float) and np.isnan(name)):
-        return None
-    s = str(name).strip()
-    if not s:
-        return None
-    key = re.sub(r"\s+", " ", s.lower().replace("_", " ")).strip()
-    return _ORG_CANON.get(key, s)
-
 
 _KEY_DATE = [
     (re.compile(r"(?<!\d)(20\d{2})-?(0[1-9]|1[0-2])-?([0-2]\d|3[01])(?!\d)"), "ymd"),
@@ -372,7 +301,7 @@ def _aggregate_adoption(adoption: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(
-    raw: str | Path, readers: list[str] | None = None
+    raw: str | Path, readers: list[str] | None = None, arena_until: str | None = None
 ) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     """Build all snapshot tables in memory.
 
@@ -382,6 +311,10 @@ def build(
         The ``raw/`` directory of the shared public data.
     readers : list of str, optional
         Subset of :data:`divergence.sources.READERS` (tests use small subsets).
+    arena_until : str, optional
+        Leave out arena snapshots dated after this day (``YYYY-MM-DD``), as if the
+        arena data ended then; arena keys first seen later are then unknown to the
+        snapshot (the time-travel test of :mod:`divergence.identity_eval`).
 
     Returns
     -------
@@ -399,6 +332,10 @@ def build(
     ratings, bench, adoption, meta = (
         frames[k] for k in ["ratings", "benchmarks", "adoption", "meta"]
     )
+    if arena_until is not None:
+        ratings = ratings[ratings["snapshot_date"] <= pd.Timestamp(arena_until)]
+        seen = set(ratings["model_key"])
+        meta = meta[~meta["source"].isin(ARENA_SOURCES) | meta["source_model"].isin(seen)]
 
     arena_keys = list_arena_keys(ratings)
     arena_meta = meta[meta["source"].isin(ARENA_SOURCES)].sort_values("source", kind="mergesort")
@@ -429,7 +366,9 @@ def build(
     aliases = coerce(resolver.aliases, "aliases", SNAPSHOT_SCHEMAS)
     _log(f"resolved {len(ids)} source ids to {aliases['model_id'].nunique()} models")
 
-    amap = aliases.rename(columns={"alias": "source_model"})[
+    # display-name rows (source "<source>:display") serve query resolution only
+    amap = aliases[~aliases["source"].str.endswith(":display")]
+    amap = amap.rename(columns={"alias": "source_model"})[
         ["source", "source_model", "model_id", "rule"]
     ]
     amap = amap.drop_duplicates(["source", "source_model"])
@@ -486,9 +425,14 @@ def build(
     return tables, provenance(raw)
 
 
-def build_snapshot(raw: str | Path, out: str | Path, readers: list[str] | None = None) -> dict:
+def build_snapshot(
+    raw: str | Path,
+    out: str | Path,
+    readers: list[str] | None = None,
+    arena_until: str | None = None,
+) -> dict:
     """Build the snapshot and write it atomically; returns the manifest."""
     from divergence.snapshot import write_snapshot
 
-    tables, prov = build(raw, readers)
+    tables, prov = build(raw, readers, arena_until=arena_until)
     return write_snapshot(tables, out, prov)

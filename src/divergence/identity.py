@@ -82,6 +82,7 @@ suffixes are normalised (``_16K`` -> ``-16k``, ``(high)`` -> ``-high``), not dro
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -222,6 +223,61 @@ _ORG_SYNONYMS = {
     "abacusai": "abacus",
     "xiaomimimo": "xiaomi",
     "mistralaimistral": "mistral",
+    "aws": "amazon",
+    "microsoftazure": "microsoft",
+    "alibabaqwen": "alibaba",
+    "inflection": "inflection",
+    "inflectionai": "inflection",
+    "kimiai": "moonshot",
+    "xaicorp": "xai",
+}
+
+# Display spelling of each canonical organization (models.organization, feature one-hots).
+ORG_DISPLAY = {
+    "openai": "OpenAI",
+    "anthropic": "Anthropic",
+    "google": "Google",
+    "meta": "Meta",
+    "alibaba": "Alibaba",
+    "zhipu": "Zhipu AI",
+    "xai": "xAI",
+    "deepseek": "DeepSeek",
+    "mistral": "Mistral",
+    "nvidia": "NVIDIA",
+    "01ai": "01.AI",
+    "ai2": "AllenAI",
+    "amazon": "Amazon",
+    "cohere": "Cohere",
+    "microsoft": "Microsoft",
+    "ibm": "IBM",
+    "tencent": "Tencent",
+    "stepfun": "StepFun",
+    "minimax": "MiniMax",
+    "moonshot": "Moonshot AI",
+    "xiaomi": "Xiaomi",
+    "reka": "Reka",
+    "ai21": "AI21 Labs",
+    "nexusflow": "Nexusflow",
+    "bytedance": "ByteDance",
+    "baidu": "Baidu",
+    "meituan": "Meituan",
+    "ant": "Ant Group",
+    "perplexity": "Perplexity",
+    "upstage": "Upstage",
+    "princeton": "Princeton",
+    "huggingface": "Hugging Face",
+    "internlm": "InternLM",
+    "primeintellect": "Prime Intellect",
+    "inception": "Inception",
+    "arcee": "Arcee AI",
+    "nousresearch": "Nous Research",
+    "liquid": "Liquid AI",
+    "salesforce": "Salesforce",
+    "sarvam": "Sarvam",
+    "lg": "LG AI Research",
+    "lmsys": "LMSYS",
+    "abacus": "Abacus AI",
+    "inflection": "Inflection",
 }
 
 # Organization inferred from an arena key when the arena table has none (first match wins).
@@ -261,6 +317,7 @@ _KEY_ORGS = [
 ]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize(name: str) -> str:
     """Normalise a model name or id for matching.
 
@@ -316,18 +373,36 @@ def _org_parts(org: object) -> list[str]:
     return [o for o in dict.fromkeys([whole, *parts]) if o]
 
 
-def canonical_org(org: object) -> str | None:
-    """Canonical organization name, None if missing.
+def org_key(org: object) -> str | None:
+    """Canonical organization key (lower case), None if missing.
 
-    ``"Google DeepMind"`` -> ``"google"``. A list of co-developers (Epoch writes
-    ``"Google DeepMind,Google"``, ``"Alibaba Cloud / Qwen Team"``) gives its first
-    known member; :func:`org_set` keeps all of them.
+    ``"Google DeepMind"`` -> ``"google"``; ``"SpaceXAI"`` -> ``"xai"``; ``"Kimi"`` ->
+    ``"moonshot"``. A list of co-developers (Epoch writes ``"Google DeepMind,Google"``,
+    ``"Alibaba Cloud / Qwen Team"``) gives its first known member; :func:`org_set` keeps
+    all of them. An unknown organization gives its lower-case alphanumeric spelling.
     """
     parts = _org_parts(org)
     if not parts:
         return None
     known = set(_ORG_SYNONYMS.values())
     return next((o for o in parts if o in known), parts[0])
+
+
+def canonical_org(org: object) -> str | None:
+    """Canonical organization name for display and features, None if missing.
+
+    The one organization vocabulary of the project (:func:`org_key` folds case,
+    punctuation and synonyms such as ``SpaceXAI``/``xAI``, ``Kimi``/``Moonshot AI``,
+    ``DeepSeek AI``/``DeepSeek``); known organizations get the spelling of
+    :data:`ORG_DISPLAY` (``"OpenAI"``, ``"Zhipu AI"``), unknown ones keep their own
+    (stripped) spelling.
+    """
+    key = org_key(org)
+    if key is None:
+        return None
+    if key in ORG_DISPLAY:
+        return ORG_DISPLAY[key]
+    return re.sub(r"\s+", " ", str(org)).strip()
 
 
 def org_set(org: object) -> frozenset[str]:
@@ -467,6 +542,7 @@ class Resolver:
     _thinking: dict[tuple, list[str]] = field(default_factory=dict, repr=False)
     _base_index: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _effort_family: set[str] = field(default_factory=set, repr=False)
+    _arena_entity: dict[tuple, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _source_info: dict[tuple[str, str], tuple[frozenset[str], pd.Timestamp | None]] = field(
         default_factory=dict, repr=False
     )
@@ -550,6 +626,13 @@ class Resolver:
                 res._thinking.setdefault(_order_key(think.group(1)), []).append(key)
         res._by_order = {k: next(iter(ks)) for k, ks in by_order.items() if len(ks) == 1}
 
+        from divergence.entity import parse as parse_entity
+
+        for key, info in res._arena.items():
+            org_one = next(iter(sorted(info.org)), None)
+            ent = parse_entity(key, None, org_one)
+            res._arena_entity.setdefault(ent.key, []).append((key, ent.date))
+
         table = {
             (str(s), str(m)): str(i)
             for s, m, i in zip(
@@ -567,6 +650,17 @@ class Resolver:
         src["source_model"] = src["source_model"].astype(str)
         src = src.sort_values(["source", "source_model"], kind="mergesort")
         src = src.drop_duplicates(["source", "source_model"], keep="first")
+        # Reviewed aliases teach the entity rule: their entity (with the AA display
+        # variant) denotes the arena key they were reviewed to.
+        for r in src.itertuples(index=False):
+            key = table.get((r.source, r.source_model))
+            if key is None or key not in res._arena:
+                continue
+            dn = _clean(r.display_name) if r.source == "artificial-analysis" else None
+            ent = parse_entity(r.source_model, dn, _first(_orgs(r.organization, r.source_model)))
+            known = res._arena_entity.setdefault(ent.key, [])
+            if all(k != key for k, _d in known):
+                known.append((key, ent.date))
         src_names: dict[tuple[str, str], str | None] = {}
         pending: list[tuple[str, str, str | None]] = []
         for r in src.itertuples(index=False):
@@ -589,19 +683,14 @@ class Resolver:
             del res._by_source[(source, model)]
             pending.append((source, model, src_names.get((source, model))))
         pending.sort()
-        # Non-arena models: their own normalised id (equal ids across sources merge).
-        for source, model, _dn in pending:
-            mid, rule = normalize(model), "new_model"
-            if not mid:
-                mid = model
-            if mid in res._arena or mid in res._by_norm:
-                # Looks like an arena key but failed the organization/date checks:
-                # a distinct id, so the hard rule holds for implicit joins too.
-                mid = f"{mid}-{normalize(source)}"
+        # Non-arena models: anchor-free clusters (divergence.entity), one id per cluster.
+        taken = set(res._arena) | set(res._by_norm)
+        for (source, model), mid in _cluster_pending(pending, res._source_info, taken).items():
             res._by_source[(source, model)] = mid
-            rows.append((model, source, mid, rule))
+            rows.append((model, source, mid, "new_model"))
+        display_rows = _display_rows(src, res._by_source)
 
-        out = pd.DataFrame(rows, columns=ALIAS_OUTPUT_COLUMNS).drop_duplicates()
+        out = pd.DataFrame(rows + display_rows, columns=ALIAS_OUTPUT_COLUMNS).drop_duplicates()
         res.aliases = out.sort_values(["source", "alias"], kind="mergesort").reset_index(drop=True)
         by_alias: dict[str, set[str]] = {}
         for alias, mid in zip(res.aliases["alias"], res.aliases["model_id"], strict=True):
@@ -652,7 +741,32 @@ class Resolver:
                     best = (gap, key)
             if best is not None:
                 return best[1], "dated"
-        return self._match_loose(norm, dn, org, rel, base_index)
+        hit = self._match_loose(norm, dn, org, rel, base_index)
+        if hit is not None:
+            return hit
+        return self._match_entity(model, dn, org, rel, source)
+
+    def _match_entity(
+        self,
+        model: str,
+        dn: str | None,
+        org: frozenset[str],
+        rel: pd.Timestamp | None,
+        source: str,
+    ) -> tuple[str, str] | None:
+        """Rule ``entity``: same organization, base, variant and compatible date as one key."""
+        from divergence.entity import dates_compatible
+        from divergence.entity import parse as parse_entity
+
+        ent = parse_entity(model, dn if source == "artificial-analysis" else None, _first(org))
+        hits = [
+            key
+            for key, date in self._arena_entity.get(ent.key, [])
+            if dates_compatible(ent.date, date) and self._compatible(key, org, rel)
+        ]
+        if len(hits) == 1 and (org or self._arena[hits[0]].org):
+            return hits[0], "entity"
+        return None
 
     def _variant_lookup(
         self, form: str, org: frozenset[str], rel: pd.Timestamp | None
@@ -801,15 +915,25 @@ def _effort_rank(alias: str) -> int:
 def _one_variant_per_key(
     rows: list[tuple[str, str, str, str]],
 ) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str]]]:
-    """Keep one ``variant`` alias per (source, arena key): the direct match, else the highest effort."""
-    direct = {(s, k) for _a, s, k, rule in rows if rule != "variant"}
+    """Keep one ``variant`` alias per (source, arena key): the direct match, else the highest effort.
+
+    ``entity`` matches of a one-entry-per-model source (AA) yield to a direct match too.
+    """
+    direct = {(s, k) for _a, s, k, rule in rows if rule not in ("variant", "entity")}
+    # an entity match never takes a key a direct match of the same one-entry-per-model source holds
+    clash = [
+        r for r in rows if r[3] == "entity" and r[1] in _UNIQUE_SOURCES and (r[1], r[2]) in direct
+    ]
+    if clash:
+        gone = {id(r) for r in clash}
+        rows = [r for r in rows if id(r) not in gone]
     best: dict[tuple[str, str], str] = {}
     for alias, source, key, rule in rows:
         if rule == "variant" and (source, key) not in direct:
             cur = best.get((source, key))
             if cur is None or (_effort_rank(alias), alias) < (_effort_rank(cur), cur):
                 best[(source, key)] = alias
-    kept, demoted = [], []
+    kept, demoted = [], [(r[1], r[0]) for r in clash]
     for row in rows:
         alias, source, key, rule = row
         if rule == "variant" and best.get((source, key)) != alias:
@@ -901,7 +1025,7 @@ def _orgs(org: object, model: str) -> frozenset[str]:
     named = org_set(org)
     if named:
         return named
-    guess = infer_org(model)
+    guess = infer_org(model) or _path_org(model)
     return frozenset([guess]) if guess else frozenset()
 
 
@@ -912,3 +1036,171 @@ def _within(rel: pd.Timestamp | None, lo: pd.Timestamp | None, hi: pd.Timestamp 
     if lo is not None and rel < lo - slack:
         return False
     return not (hi is not None and rel > hi + slack)
+
+
+def _first(org: frozenset[str]) -> str | None:
+    return min(org) if org else None
+
+
+_KNOWN_ORGS = frozenset(_ORG_SYNONYMS.values())
+_SOURCE_RANK = {
+    "artificial-analysis": 0,
+    "epoch-eci": 1,
+    "livebench": 2,
+    "llm-stats": 3,
+    "openrouter-catalog": 4,
+    "litellm": 5,
+    "models.dev": 8,
+}
+
+
+def _path_org(model: str) -> str | None:
+    """Organization named by a path or Bedrock prefix (``moonshotai/kimi-k2.5``,
+    ``us.anthropic.claude-...``), None when no known organization is named."""
+    text = str(model)
+    segs = text.split("/")[:-1]
+    m = re.match(r"^(?:[a-z]{2,8}\.)?([a-z0-9-]+)\.(?=[a-z])", text.rsplit("/", 1)[-1])
+    if m:
+        segs.append(m.group(1))
+    for seg in reversed(segs):
+        key = _one_org(seg)
+        if key in _KNOWN_ORGS:
+            return key
+    return None
+
+
+def _cluster_pending(
+    pending: list[tuple[str, str, str | None]],
+    info: dict[tuple[str, str], tuple[frozenset[str], pd.Timestamp | None]],
+    taken: set[str],
+) -> dict[tuple[str, str], str]:
+    """Anchor-free clusters of the aliases no arena key claimed; returns their ids.
+
+    Members agree on organization and entity key (:func:`divergence.entity.parse`);
+    names differing only in their date are different snapshots; an undated name joins
+    the one dated snapshot of its key when there is exactly one within 60 days,
+    otherwise undated names are grouped in 60-day release windows. An alias with no
+    known organization joins the key's only organization, if it has one.
+    """
+    from divergence.entity import dates_compatible, within
+    from divergence.entity import parse as parse_entity
+
+    members = []
+    for source, model, dn in pending:
+        org, rel = info.get((source, model), (frozenset(), None))
+        org_one = _first(org)
+        ent = parse_entity(model, dn if source == "artificial-analysis" else None, org_one)
+        members.append((source, model, org_one, rel, ent))
+    orgs_of_key: dict[tuple, set[str]] = {}
+    for _s, _m, org_one, _r, ent in members:
+        if org_one is not None:
+            orgs_of_key.setdefault(ent.key, set()).add(org_one)
+    groups: dict[tuple, list] = {}
+    for source, model, org_one, rel, ent in members:
+        if org_one is None:
+            known = orgs_of_key.get(ent.key, set())
+            org_one = next(iter(known)) if len(known) == 1 else ""
+        groups.setdefault((org_one, ent.key), []).append((source, model, rel, ent))
+
+    out: dict[tuple[str, str], str] = {}
+    used = set(taken)
+    for gkey in sorted(groups, key=str):
+        grp = sorted(groups[gkey], key=lambda r: (r[0], r[1]))
+        dated: dict[str, list] = {}
+        for row in grp:
+            d = row[3].date
+            if d:
+                hit = next((k for k in dated if dates_compatible(k, d)), None)
+                dated.setdefault(hit or d, []).append(row)
+        clusters: list[list] = list(dated.values())
+        undated = [row for row in grp if not row[3].date]
+        if undated and len(clusters) == 1:
+            rels = [r[2] for r in clusters[0] if r[2] is not None]
+            anchor = min(rels) if rels else None
+            fits = [r for r in undated if within(r[2], anchor)]
+            clusters[0].extend(fits)
+            undated = [r for r in undated if not within(r[2], anchor)]
+        if undated:
+            with_rel = sorted((r for r in undated if r[2] is not None), key=lambda r: r[2])
+            windows: list[list] = []
+            for row in with_rel:
+                if windows and within(row[2], windows[-1][0][2]):
+                    windows[-1].append(row)
+                else:
+                    windows.append([row])
+            no_rel = [r for r in undated if r[2] is None]
+            if len(windows) == 1:
+                windows[0].extend(no_rel)
+            elif no_rel:
+                windows.append(no_rel)
+            clusters.extend(windows)
+        for cl in _split_unique(clusters):
+            # id: the most authoritative spelling that still parses to the cluster's entity
+            ranked = sorted(
+                cl,
+                key=lambda r: (_SOURCE_RANK.get(r[0], 6), not r[3].plain, len(r[1]), r[0], r[1]),
+            )
+            rep = ranked[0]
+            mid = ""
+            own = normalize(rep[1])
+            if own and parse_entity(own, None, gkey[0] or None).key != rep[3].key:
+                # the name hides the variant its display name states (AA's plain slugs)
+                mid = rep[3].render()
+            for r in [] if mid else ranked:
+                cand = normalize(r[1])
+                if cand and parse_entity(cand, None, gkey[0] or None).key == rep[3].key:
+                    mid = cand
+                    break
+            if not mid:
+                mid = rep[3].render() or normalize(rep[1]) or rep[1]
+            if mid in used:
+                mid = f"{mid}-{normalize(rep[0])}"
+            n = 2
+            base_mid = mid
+            while mid in used:
+                mid = f"{base_mid}-{n}"
+                n += 1
+            used.add(mid)
+            for source, model, _rel, _ent in cl:
+                out[(source, model)] = mid
+    return out
+
+
+def _display_rows(src: pd.DataFrame, by_source: dict[tuple[str, str], str]) -> list[tuple]:
+    """Alias rows for display names (source ``<source>:display``, rule ``display_of``).
+
+    A display name that one source gives to two different models is left out.
+    """
+    seen: dict[tuple[str, str], set[str]] = {}
+    for r in src.itertuples(index=False):
+        dn = _clean(r.display_name)
+        mid = by_source.get((r.source, r.source_model))
+        if dn and mid is not None and dn != r.source_model:
+            seen.setdefault((f"{r.source}:display", dn), set()).add(mid)
+    return [
+        (dn, source, next(iter(ids)), "display_of")
+        for (source, dn), ids in sorted(seen.items())
+        if len(ids) == 1
+    ]
+
+
+# Sources listing every model once: two of their entries are never one model.
+_UNIQUE_SOURCES = frozenset({"artificial-analysis"})
+
+
+def _split_unique(clusters: list[list]) -> list[list]:
+    """Split clusters holding two entries of one :data:`_UNIQUE_SOURCES` source.
+
+    The entry whose name is the shortest (``solar-pro-2`` before ``solar-pro-2-preview``)
+    keeps the other sources' members; the rest become clusters of their own.
+    """
+    out = []
+    for cl in clusters:
+        extra = []
+        for src in _UNIQUE_SOURCES:
+            own = sorted((r for r in cl if r[0] == src), key=lambda r: (len(r[1]), r[1]))
+            extra += [[r] for r in own[1:]]
+        drop = {id(e[0]) for e in extra}
+        out.append([r for r in cl if id(r) not in drop])
+        out += extra
+    return out

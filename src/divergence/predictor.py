@@ -7,7 +7,9 @@
 - ``intervals.json``: conformal half-widths from out-of-sample residuals;
 - ``features.csv.gz``: raw features of every model in the training snapshot, so that
   :meth:`Predictor.predict_models` can look models up by id or alias;
-- ``aliases.csv.gz``: alias → model_id;
+- ``aliases.csv.gz``: alias, source → model_id (every source's spelling, display names
+  as source ``<source>:display``), the index of :mod:`divergence.query`;
+- ``training_ids.json`` (optional): the models of the final fit (``divergence_basis``);
 - ``card.json``: training range, metrics, feature list.
 
 :func:`load_predictor` loads it from the MLflow registry (default
@@ -39,6 +41,16 @@ OUTPUT_COLUMNS = [
     "divergence",
 ]
 ID_COLUMNS = ("model_id", "query", "model")
+# Columns of predict_models before OUTPUT_COLUMNS.
+MODEL_COLUMNS = [
+    "query",
+    "model_id",
+    "status",
+    "rule",
+    "candidates",
+    "evidence",
+    "divergence_basis",
+]
 # No feature comes near this (tokens/week ~3e12); larger inputs are errors, not extrapolation
 # (1e308 would overflow the standardisation and yield inf predictions).
 MAX_ABS_INPUT = 1e15
@@ -88,6 +100,8 @@ class Predictor:
             ) from None
         self._features: pd.DataFrame | None = None
         self._aliases: dict[str, str] | None = None
+        self._index: Any = None
+        self._training: set[str] | None = None
 
     @property
     def input_columns(self) -> list[str]:
@@ -211,67 +225,107 @@ class Predictor:
     # ---- lookup by model id ----------------------------------------------------
     def _load_tables(self) -> None:
         if self._features is None:
+            from divergence.query import QueryIndex, evidence_from_features
+
             f = pd.read_csv(self.directory / "features.csv.gz", dtype={"model_id": str})
             self._features = f.set_index("model_id").astype("float64")
-            a = pd.read_csv(self.directory / "aliases.csv.gz", dtype=str)
-            amap = {}
-            for alias, mid in zip(a["alias"], a["model_id"], strict=True):
-                amap.setdefault(alias.lower(), mid)
-            for mid in self._features.index:
-                amap.setdefault(mid.lower(), mid)
-            self._aliases = amap
+            a = pd.read_csv(self.directory / "aliases.csv.gz", dtype=str, keep_default_na=False)
+            self._index = QueryIndex(a, evidence_from_features(self._features))
+            t = self.directory / "training_ids.json"
+            self._training = set(json.loads(t.read_text())) if t.exists() else None
+            self._aliases = {}
 
     def resolve(self, query: str) -> str | None:
-        """Canonical model id for an id or alias (case-insensitive; normalised), or None."""
+        """Canonical model id for a name users type, or None (unknown or ambiguous).
+
+        Same rules as :meth:`predict_models` (:mod:`divergence.query`).
+        """
+        from divergence.query import check_query
+
         self._load_tables()
-        assert self._aliases is not None
         if not isinstance(query, str):
             return None
-        q = query.strip()
-        hit = self._aliases.get(q.lower())
-        if hit is None:
-            try:
-                from divergence.identity import normalize
-            except ImportError:  # pragma: no cover - identity ships with the package
-                return None
-            hit = self._aliases.get(normalize(q))
-        return hit
+        try:
+            q = check_query(query)
+        except DivergenceError:
+            return None
+        return self._index.resolve(q).model_id
 
-    def predict_models(self, queries: list[str], strict: bool = False) -> pd.DataFrame:
-        """Predict for models known to the training snapshot, by id or alias.
+    def resolve_names(self, queries: Any) -> list:
+        """:class:`divergence.query.Resolution` per query (a single string is one query)."""
+        self._load_tables()
+        return self._index.resolve_many(queries)
+
+    def predict_models(
+        self, queries: Any, strict: bool = False, allow_prior: bool = False
+    ) -> pd.DataFrame:
+        """Predict for models by any name users type (ids, aliases, display names).
+
+        Parameters
+        ----------
+        queries : str or list of str
+            A single string is one query.
+        strict : bool
+            Raise :class:`UnknownModelError` unless every query resolves to one model.
+        allow_prior : bool
+            Also predict for resolved models without any benchmark score (status
+            ``no_benchmarks``): the prediction then rests on metadata and adoption only.
 
         Returns
         -------
         DataFrame
-            ``query``, ``model_id``, ``status`` (``ok``/``unknown``) then :data:`OUTPUT_COLUMNS`.
+            ``query``, ``model_id``, ``status`` (``ok``/``no_benchmarks``/``ambiguous``/
+            ``unknown``), ``rule``, ``candidates`` (``;``-separated, ambiguous only),
+            ``evidence`` (number and sources of benchmark inputs), ``divergence_basis``
+            (``in_sample`` for training models, whose divergence is an in-sample
+            residual; ``out_of_sample`` otherwise; ``unknown`` for model directories
+            that do not list their training models) then :data:`OUTPUT_COLUMNS`.
         """
         self._load_tables()
         assert self._features is not None
-        ids = [self.resolve(q) for q in queries]
-        if strict and any(i is None for i in ids):
-            bad = [q for q, i in zip(queries, ids, strict=True) if i is None]
-            raise UnknownModelError(f"unknown model {bad[0]!r} ({len(bad)} unknown)")
-        ok = [i for i in ids if i is not None]
+        res = self._index.resolve_many(queries)
+        if strict:
+            bad = [r for r in res if r.status in ("unknown", "ambiguous")]
+            if bad:
+                raise UnknownModelError(
+                    f"{bad[0].status} model {bad[0].query!r} ({len(bad)} not resolved to one model)"
+                )
+        use = [
+            r.model_id is not None
+            and r.model_id in self._features.index
+            and (r.status == "ok" or (allow_prior and r.status == "no_benchmarks"))
+            for r in res
+        ]
+        ok = [r.model_id for r, u in zip(res, use, strict=True) if u]
         preds = (
             self.predict(self._features.loc[ok].reset_index(drop=True))
             if ok
             else pd.DataFrame(columns=OUTPUT_COLUMNS)
         )
         rows, k = [], 0
-        for q, i in zip(queries, ids, strict=True):
-            if i is None:
-                rows.append(
-                    {
-                        "query": q,
-                        "model_id": None,
-                        "status": "unknown",
-                        **dict.fromkeys(OUTPUT_COLUMNS, np.nan),
-                    }
-                )
+        for r, u in zip(res, use, strict=True):
+            if r.model_id is None:
+                basis = None
+            elif self._training is None:
+                basis = "unknown"
             else:
-                rows.append({"query": q, "model_id": i, "status": "ok", **preds.iloc[k].to_dict()})
+                basis = "in_sample" if r.model_id in self._training else "out_of_sample"
+            row = {
+                "query": r.query,
+                "model_id": r.model_id,
+                "status": r.status,
+                "rule": r.rule,
+                "candidates": ";".join(r.candidates) if r.candidates else None,
+                "evidence": r.evidence or None,
+                "divergence_basis": basis,
+            }
+            if u:
+                row.update(preds.iloc[k].to_dict())
                 k += 1
-        return pd.DataFrame(rows, columns=["query", "model_id", "status", *OUTPUT_COLUMNS])
+            else:
+                row.update(dict.fromkeys(OUTPUT_COLUMNS, np.nan))
+            rows.append(row)
+        return pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *OUTPUT_COLUMNS])
 
 
 def save_predictor_files(
@@ -282,8 +336,13 @@ def save_predictor_files(
     features: pd.DataFrame,
     aliases: pd.DataFrame,
     card: dict[str, Any],
+    training_ids: list[str] | None = None,
 ) -> dict[str, str]:
-    """Write every predictor file; returns {artifact name: path} for MLflow."""
+    """Write every predictor file; returns {artifact name: path} for MLflow.
+
+    ``training_ids`` (the models the final fit saw) go to ``training_ids.json``, so that
+    :meth:`Predictor.predict_models` can mark in-sample divergences.
+    """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     paths = [*main.save(d, "main"), *bench.save(d, "bench")]
@@ -295,11 +354,16 @@ def save_predictor_files(
         float_format="%.6g",
         compression={"method": "gzip", "mtime": 0},
     )
-    aliases[["alias", "source", "model_id"]].to_csv(
+    from divergence.query import entity_columns
+
+    entity_columns(aliases[["alias", "source", "model_id"]]).to_csv(
         d / "aliases.csv.gz", index=False, compression={"method": "gzip", "mtime": 0}
     )
     (d / "card.json").write_text(json.dumps(card, indent=1, sort_keys=True, default=str))
     paths += [d / "intervals.json", d / "features.csv.gz", d / "aliases.csv.gz", d / "card.json"]
+    if training_ids is not None:
+        (d / "training_ids.json").write_text(json.dumps(sorted(map(str, training_ids)), indent=0))
+        paths.append(d / "training_ids.json")
     return {p.name.replace(".", "_"): str(p) for p in paths}
 
 

@@ -377,7 +377,14 @@ def step_train(
     ):
         d = Path(td) / "predictor"
         artifacts = save_predictor_files(
-            d, final["main"], final["bench"], final["q"], features, tables["aliases"], card
+            d,
+            final["main"],
+            final["bench"],
+            final["q"],
+            features,
+            tables["aliases"],
+            card,
+            training_ids=list(p.target.index),
         )
         pred = Predictor(d)
         example = features.loc[p.target.index[-3:], cols].astype("float64")

@@ -1,0 +1,140 @@
+"""Query resolution (divergence.query) and entity parsing (divergence.entity)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from divergence.entity import parse
+from divergence.errors import DivergenceError
+from divergence.query import QueryIndex, check_queries, entity_columns
+
+
+@pytest.mark.parametrize(
+    "a, da, oa, b, db, ob",
+    [
+        # AA display names decide the variant; arena -thinking = AA adaptive max effort
+        (
+            "claude-opus-4-6-adaptive",
+            "Claude Opus 4.6 (Adaptive Reasoning, Max Effort)",
+            "anthropic",
+            "claude-opus-4-6-thinking",
+            None,
+            "anthropic",
+        ),
+        # quantisation, Bedrock packaging, routing suffixes: the same model
+        ("nvidia-nemotron-3-nano-30b-a3b-bf16", None, None, "nemotron-3-nano-30b-a3b", None, None),
+        ("us.anthropic.claude-opus-4-6-v1:0", None, None, "claude-opus-4-6", None, None),
+        ("anthropic/claude-opus-4.7:batch", None, None, "claude-opus-4-7", None, None),
+        ("llama3.1:405b", None, None, "meta-llama/Llama-3.1-405B-Instruct", None, None),
+        ("zai-org/GLM-5.1-FP8", None, None, "glm-5.1", None, None),
+    ],
+)
+def test_same_entity(a, da, oa, b, db, ob):
+    assert parse(a, da, oa).key == parse(b, db, ob).key
+
+
+@pytest.mark.parametrize(
+    "a, da, b, db",
+    [
+        ("gpt-5-2", "GPT-5.2 (xhigh)", "gpt-5.2-high", None),
+        ("glm-4-7", "GLM-4.7 (Reasoning)", "glm-4-7-non-reasoning", "GLM-4.7 (Non-reasoning)"),
+        ("qwen3-235b-a22b-instruct-2507", None, "qwen3-235b-a22b-thinking-2507", None),
+        ("claude-opus-4-6-thinking-120K-low", None, "claude-opus-4-6-thinking-120K-medium", None),
+        ("gpt-4o-2024-05-13", None, "gpt-4o-2024-08-06", None),
+        ("gpt-3.5-turbo-instruct", None, "gpt-3.5-turbo", None),
+    ],
+)
+def test_distinct_variants_stay_distinct(a, da, b, db):
+    ea, eb = parse(a, da), parse(b, db)
+    assert (ea.key, ea.date) != (eb.key, eb.date)
+
+
+def _index():
+    aliases = pd.DataFrame(
+        [
+            ("claude-opus-4-6-thinking", "lmarena", "claude-opus-4-6-thinking"),
+            ("claude-opus-4-7-adaptive", "artificial-analysis", "claude-opus-4-7-thinking"),
+            (
+                "Claude Opus 4.7 (Adaptive Reasoning, Max Effort)",
+                "artificial-analysis:display",
+                "claude-opus-4-7-thinking",
+            ),
+            ("claude-opus-4-7", "litellm", "claude-opus-4-7"),
+            ("gpt-4o", "artificial-analysis", "chatgpt-4o-latest-20241120"),
+            ("gpt-4o", "litellm", "gpt-4o-20241120"),
+            ("gpt-4o-2024-05-13", "lmarena", "gpt-4o-2024-05-13"),
+            ("kimi-k2-5-non-reasoning", "artificial-analysis", "kimi-k2-5-non-reasoning"),
+        ],
+        columns=["alias", "source", "model_id"],
+    )
+    ev = {
+        "claude-opus-4-7-thinking": (11, ["artificial-analysis"]),
+        "gpt-4o-2024-05-13": (5, ["aa"]),
+    }
+    return QueryIndex(aliases, ev)
+
+
+def test_statuses_rules_and_unseen_keys():
+    idx = _index()
+    r = idx.resolve("Claude Opus 4.7 (Adaptive Reasoning, Max Effort)")
+    assert (r.status, r.model_id, r.rule) == ("ok", "claude-opus-4-7-thinking", "alias")
+    assert "11 benchmarks" in r.evidence
+    # an arena key the index has never seen meets AA's display-name variant
+    r = idx.resolve("claude-opus-4-7-thinking")
+    assert r.model_id == "claude-opus-4-7-thinking"
+    r = idx.resolve("  CLAUDE-OPUS-4-7 ")
+    assert (r.status, r.model_id) == ("no_benchmarks", "claude-opus-4-7")
+    r = idx.resolve("GPT-4o")
+    assert r.status == "ambiguous" and r.model_id is None and len(r.candidates) >= 2
+    r = idx.resolve("kimi-k2.5-instant")
+    assert (r.model_id, r.rule) == ("kimi-k2-5-non-reasoning", "nearest_variant")
+    r = idx.resolve("claude-opus-4-7-thinkng")
+    assert r.status in {"unknown", "ok"}
+    r = idx.resolve("zzz-not-a-model-at-all")
+    assert r.status == "unknown" and len(r.suggestions) <= 3
+
+
+def test_precomputed_columns_give_the_same_answers():
+    idx = _index()
+    pre = QueryIndex(entity_columns(idx._a[idx._a["source"] != "model_id"]), idx.evidence)
+    for q in ["claude-opus-4-7-thinking", "GPT-4o", "kimi-k2.5-instant", "gpt-4o-2024-05-13"]:
+        a, b = idx.resolve(q), pre.resolve(q)
+        assert (a.status, a.model_id, a.candidates) == (b.status, b.model_id, b.candidates)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ([""], "empty"),
+        (["  "], "empty"),
+        (["gpt\x00-4o"], "control character"),
+        (["a" * 1000], "longer than"),
+        ([f"m{i}" for i in range(10_000)], "at most"),
+        ([], "no model"),
+        ([3], "not a string"),
+    ],
+)
+def test_bad_queries_one_line_error(bad, match):
+    with pytest.raises(DivergenceError, match=match) as exc:
+        check_queries(bad)
+    assert "\n" not in str(exc.value)
+
+
+def test_single_string_is_one_query():
+    assert check_queries("claude-opus-4-6") == ["claude-opus-4-6"]
+
+
+def test_snapshot_resolves_aa_display_names(snapshot):
+    idx = QueryIndex.from_snapshot(snapshot)
+    for q, want in [
+        ("Claude Opus 4.6 (Adaptive Reasoning, Max Effort)", "claude-opus-4-6-thinking"),
+        ("Kimi K2.5 (Reasoning)", "kimi-k2.5-thinking"),
+        ("claude-opus-4-6", "claude-opus-4-6"),
+    ]:
+        r = idx.resolve(q)
+        assert (r.status, r.model_id) == ("ok", want), (q, r)
+    # never the silent pick of old (gpt-4o -> chatgpt-4o-latest-20241120)
+    r = idx.resolve("GPT-4o")
+    assert r.status in {"ambiguous", "no_benchmarks"}
+    assert r.model_id != "chatgpt-4o-latest-20241120"
