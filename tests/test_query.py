@@ -117,7 +117,7 @@ def test_precomputed_columns_give_the_same_answers():
 )
 def test_bad_queries_one_line_error(bad, match):
     with pytest.raises(DivergenceError, match=match) as exc:
-        check_queries(bad)
+        check_queries(bad)  # the CLI checks every name
     assert "\n" not in str(exc.value)
 
 
@@ -138,3 +138,27 @@ def test_snapshot_resolves_aa_display_names(snapshot):
     r = idx.resolve("GPT-4o")
     assert r.status in {"ambiguous", "no_benchmarks"}
     assert r.model_id != "chatgpt-4o-latest-20241120"
+
+
+def test_api_answers_bad_names_unknown():
+    rs = _index().resolve_many(["claude-opus-4-7", "", None, "x\x07"])
+    assert [r.status for r in rs] == ["no_benchmarks", "unknown", "unknown", "unknown"]
+    assert rs[1].rule.startswith("invalid")
+
+
+def test_labelled_identity_set_targets():
+    from divergence.identity_eval import evaluate_labels
+
+    out = evaluate_labels()
+    assert out["rows"] >= 300
+    assert out["snapshot"]["precision"] >= 0.99 and out["snapshot"]["recall"] >= 0.95
+    assert out["query"]["precision"] >= 0.98 and out["query"]["recall"] >= 0.95
+
+
+def test_every_aa_miss_is_explained(snapshot):
+    from divergence.coverage import coverage, explain_unmatched
+
+    _per, unmatched = coverage(snapshot)
+    table = explain_unmatched(snapshot, unmatched)
+    assert (table["reason"] != "UNEXPLAINED").all(), table[table["reason"] == "UNEXPLAINED"]
+    assert table["nearest_aa"].str.len().gt(0).all()

@@ -180,11 +180,12 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_resolve(args: argparse.Namespace) -> int:
-    from divergence.query import QueryIndex
+    from divergence.query import QueryIndex, check_queries
     from divergence.snapshot import load_snapshot
 
+    check_queries(args.names)
     index = QueryIndex.from_snapshot(load_snapshot(args.snapshot))
-    for r in index.resolve_many(args.names):
+    for r in index.resolve_many(args.names, each=True):
         target = r.model_id or ("; ".join(r.candidates) if r.candidates else "-")
         print(f"{r.query}\t-> {target}\t[{r.status}; rule {r.rule or '-'}; {r.evidence or '-'}]")
         for rej in r.rejected:
@@ -257,6 +258,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from divergence.predictor import load_predictor
     from divergence.sources._io import read_csv
 
+    if args.model:
+        from divergence.query import check_queries
+
+        check_queries(args.model)
     pred = load_predictor(args.model_uri)
     if args.model:
         out = pred.predict_models(args.model, allow_prior=args.allow_prior)

@@ -332,10 +332,14 @@ def build(
     ratings, bench, adoption, meta = (
         frames[k] for k in ["ratings", "benchmarks", "adoption", "meta"]
     )
+    alias_table = load_alias_table()
     if arena_until is not None:
+        later = set(ratings["model_key"])
         ratings = ratings[ratings["snapshot_date"] <= pd.Timestamp(arena_until)]
         seen = set(ratings["model_key"])
         meta = meta[~meta["source"].isin(ARENA_SOURCES) | meta["source_model"].isin(seen)]
+        # reviews of arena keys not yet seen could not have been written then
+        alias_table = alias_table[~alias_table["model_id"].isin(later - seen)]
 
     arena_keys = list_arena_keys(ratings)
     arena_meta = meta[meta["source"].isin(ARENA_SOURCES)].sort_values("source", kind="mergesort")
@@ -362,7 +366,7 @@ def build(
         ["source", "source_model", "display_name"], kind="mergesort", na_position="last"
     )
     ids = ids.drop_duplicates(["source", "source_model"]).reset_index(drop=True)
-    resolver = Resolver.build(arena, ids, load_alias_table())
+    resolver = Resolver.build(arena, ids, alias_table)
     aliases = coerce(resolver.aliases, "aliases", SNAPSHOT_SCHEMAS)
     _log(f"resolved {len(ids)} source ids to {aliases['model_id'].nunique()} models")
 

@@ -93,8 +93,12 @@ def check_query(q: object, position: int | None = None) -> str:
     return text
 
 
-def check_queries(queries: object) -> list[str]:
-    """The query list: a single string is one query; at most :data:`MAX_QUERIES`."""
+def check_queries(queries: object, each: bool = True) -> list:
+    """The query list: a single string is one query; at most :data:`MAX_QUERIES`.
+
+    With ``each`` (the CLI) every name must pass :func:`check_query`; otherwise (the
+    Python API) bad names are kept and answered ``unknown``.
+    """
     if isinstance(queries, str):
         queries = [queries]
     elif isinstance(queries, pd.Series):
@@ -108,7 +112,7 @@ def check_queries(queries: object) -> list[str]:
         raise DivergenceError("model queries: no model name given")
     if len(qs) > MAX_QUERIES:
         raise DivergenceError(f"model queries: {len(qs)} names, at most {MAX_QUERIES} per call")
-    return [check_query(q, i) for i, q in enumerate(qs)]
+    return [check_query(q, i) for i, q in enumerate(qs)] if each else qs
 
 
 def _entity_of(alias: str, source: str) -> Entity:
@@ -313,9 +317,23 @@ class QueryIndex:
                     out.append(mid)
         return out[:k]
 
-    def resolve_many(self, queries: object) -> list[Resolution]:
-        """Check and resolve queries (a single string is one query)."""
-        return [self.resolve(q) for q in check_queries(queries)]
+    def resolve_many(self, queries: object, each: bool = False) -> list[Resolution]:
+        """Check and resolve queries (a single string is one query).
+
+        A bad name (empty, not a string, control characters, too long) raises with
+        ``each``, otherwise it is answered ``unknown`` with rule ``invalid: <reason>``.
+        """
+        out = []
+        for i, q in enumerate(check_queries(queries, each=each)):
+            try:
+                text = check_query(q, i)
+            except DivergenceError as exc:
+                if each:
+                    raise
+                out.append(Resolution(str(q), "unknown", rule=f"invalid: {exc}"))
+                continue
+            out.append(self.resolve(text))
+        return out
 
 
 def evidence_from_benchmarks(bench: pd.DataFrame) -> dict[str, tuple[int, list[str]]]:
