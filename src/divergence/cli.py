@@ -105,6 +105,37 @@ def build_parser() -> argparse.ArgumentParser:
                 help="JSON file of model params (default: untuned defaults)",
             )
 
+    sw = sub.add_parser("sweep", help="tune, evaluate, train and register every target config")
+    sw.add_argument(
+        "--experiments", default=None, help="directory of target configs (default experiments/)"
+    )
+    sw.add_argument("--n-trials", type=_int, default=None, help="Optuna trials per study")
+    sw.add_argument("--seed", type=_int, default=None, help="random seed (overrides the configs)")
+    sw.add_argument("--snapshot", default=None, help="snapshot directory (default data/snapshot)")
+    sw.add_argument(
+        "--tuning",
+        choices=["shared", "per-target"],
+        default="shared",
+        help="tune once on overall and reuse (default), or tune every target",
+    )
+    sw.add_argument("--workers", type=_int, default=1, help="parallel worker processes")
+    sw.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage: journal file path or postgresql:// URL (studies are topped up)",
+    )
+    sw.add_argument(
+        "--shard",
+        default=None,
+        help="K/N: train every N-th target from the K-th (several machines)",
+    )
+    sw.add_argument(
+        "--collect",
+        action="store_true",
+        help="train nothing; register the domain manifest from the current champions",
+    )
+    sw.add_argument("--out", default=None, help="table directory (default reports/domains)")
+
     pr = sub.add_parser("predict", help="predict utility for rows or known models")
     g = pr.add_mutually_exclusive_group(required=True)
     g.add_argument("--input", help="CSV of raw model-level inputs (columns: see the model card)")
@@ -122,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--output", required=True, help="CSV to write")
     pr.add_argument(
         "--model-uri", default=None, help="models:/ URI or exported directory (default champion)"
+    )
+    pr.add_argument(
+        "--domains",
+        action="store_true",
+        help="every domain (overall, categories, boards): the sweep's divergence-utility-domains",
+    )
+    pr.add_argument(
+        "--long", action="store_true", help="with --domains: one row per (model, domain)"
     )
 
     ex = sub.add_parser("export", help="export the champion with a model card to models/<name>/")
@@ -251,6 +290,81 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from divergence.sweep import parse_shard, sweep
+
+    storage = None if args.storage in (None, "", "none") else args.storage
+    out = sweep(
+        experiments_dir=args.experiments,
+        n_trials=args.n_trials,
+        seed=args.seed,
+        tuning=args.tuning,
+        workers=args.workers,
+        storage=storage,
+        snapshot_dir=args.snapshot,
+        shard=parse_shard(None if args.shard in (None, "", "none") else args.shard),
+        collect=args.collect,
+        out_dir=args.out,
+    )
+    print(out["markdown"])
+    m = out.get("manifest")
+    if m:
+        ok = [d["domain"] for d in m["domains"] if d["status"] == "ok"]
+        other = [f"{d['domain']} ({d['status']})" for d in m["domains"] if d["status"] != "ok"]
+        print(f"domains served: {len(ok)}; not served: {', '.join(other) or 'none'}")
+        print(f"registered {m['domains_model']['name']} version {m['domains_model']['version']}")
+    print(f"sweep: {len(out['results'])} targets in {out['seconds']:.0f} s")
+    return 1 if any(r["status"] == "failed" for r in out["results"]) else 0
+
+
+def _cmd_predict_domains(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from divergence.atomic import atomic_file
+    from divergence.domains import load_domain_predictor
+    from divergence.sources._io import read_csv
+
+    pred = load_domain_predictor(args.model_uri)
+    for r in pred.status.itertuples(index=False):
+        if r.status != "ok":
+            print(f"domain {r.domain}: {r.status} (not predicted)", file=sys.stderr)
+    if args.model:
+        out = pred.predict_models(args.model, long=args.long)
+    else:
+        df = read_csv(args.input)
+        if df.empty:
+            raise DivergenceError(f"{args.input}: no data rows")
+        ident = next((c for c in ("model_id", "query", "model") if c in df.columns), None)
+        try:
+            res = pred.predict(df, long=args.long)
+        except DivergenceError as exc:
+            from divergence.errors import SourceError
+
+            raise SourceError(args.input, str(exc)) from None
+        query = (
+            df[ident].astype(str) if ident else pd.Series([f"row{i + 1}" for i in range(len(df))])
+        )
+        head = pd.DataFrame({"query": query.to_numpy(), "status": "ok"})
+        if args.long:
+            out = (
+                head.iloc[res["row"].to_numpy()]
+                .reset_index(drop=True)
+                .join(res.drop(columns="row").reset_index(drop=True))
+            )
+        else:
+            out = pd.concat([head, res.reset_index(drop=True)], axis=1)
+    unknown = out.loc[out["status"] == "unknown", "query"].drop_duplicates().tolist()
+    for q in unknown:
+        print(f"unknown model: {q}", file=sys.stderr)
+    if len(unknown) == out["query"].nunique():
+        print("error: no model resolved; nothing written", file=sys.stderr)
+        return 2
+    with atomic_file(args.output, "w") as fh:
+        out.to_csv(fh, index=False, float_format="%.2f")
+    print(f"wrote {len(out)} rows to {args.output} ({len(unknown)} unknown)")
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -262,6 +376,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         from divergence.query import check_queries
 
         check_queries(args.model)
+    if args.domains:
+        return _cmd_predict_domains(args)
+    if args.long:
+        raise DivergenceError("--long needs --domains")
     pred = load_predictor(args.model_uri)
     if args.model:
         out = pred.predict_models(args.model, allow_prior=args.allow_prior)
@@ -331,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_resolve(args)
         if args.command == "identity":
             return _cmd_identity(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         if args.command == "export":
             from divergence.export import export_model
 

@@ -1,0 +1,28 @@
+"""Models-from-code entry of the domain manifest (``divergence-utility-domains``)."""
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+
+class DomainPyfunc(mlflow.pyfunc.PythonModel):
+    """Pyfunc around :class:`divergence.domains.DomainPredictor` (wide output)."""
+
+    def load_context(self, context) -> None:
+        from divergence.domains import DomainPredictor, _read_manifest
+        from divergence.predictor import load_predictor
+
+        manifest = _read_manifest(Path(context.artifacts["domains_json"]))
+        preds = {
+            e["domain"]: load_predictor(e["model_uri"])
+            for e in manifest["domains"]
+            if e["status"] == "ok"
+        }
+        self.predictor = DomainPredictor(manifest, preds)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return self.predictor.predict(model_input)
+
+
+mlflow.models.set_model(DomainPyfunc())
