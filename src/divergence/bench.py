@@ -15,6 +15,12 @@
 - ``predict_1row_p50_ms`` / ``predict_1row_p99_ms``: single-row ``Predictor.predict``
   latency over real feature rows; ``predict_100k_s``: one 100,000-row batch made by
   repeating the real rows (median of 3);
+- ``sweep_s`` / ``sweep_peak_rss_mb``: ``divergence sweep`` over every target config
+  (``--quick``: two targets, quick settings; ``--no-sweep`` skips it) with
+  ``--sweep-workers`` processes;
+- ``domains_load_s``, ``domains_predict_1row_p50_ms`` / ``_p99_ms``,
+  ``domains_predict_100k_s``, ``domains_peak_rss_mb``: the same cold load and latency for
+  ``load_predictor(targets="all")`` (every domain per call);
 - ``accuracy``: the walk-forward table (ours vs every baseline, with bootstrap CIs) from
   the ``walkforward_metrics.csv`` artifact of the pipeline's ``evaluate`` run;
 - ``sklearn``: the same timings for a plain scikit-learn pipeline
@@ -49,7 +55,21 @@ TARGETS: dict[str, tuple[float, str]] = {
     "predict_1row_p50_ms": (5.0, "ms"),
     "predict_100k_s": (1.0, "s"),
     "peak_rss_mb": (1500.0, "MB"),
+    # every target (``divergence sweep``) and the per-domain predictor
+    "sweep_s": (600.0, "s"),
+    "domains_load_s": (2.0, "s"),
+    "domains_predict_100k_s": (2.0, "s"),
+    "domains_peak_rss_mb": (1000.0, "MB"),
 }
+DOMAIN_TIMED = [
+    "sweep_s",
+    "sweep_peak_rss_mb",
+    "domains_load_s",
+    "domains_predict_1row_p50_ms",
+    "domains_predict_1row_p99_ms",
+    "domains_predict_100k_s",
+    "domains_peak_rss_mb",
+]
 TIMED = [
     "pipeline_s",
     "peak_rss_mb",
@@ -209,8 +229,50 @@ def _worker_sklearn_serve(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+def _worker_serve_domains(args: argparse.Namespace) -> dict[str, Any]:
+    """Cold-load every domain's predictor, then time single rows and a 100k batch (all domains)."""
+    t0 = time.perf_counter()
+    from divergence import load_predictor
+
+    dp = load_predictor(args.model_uri, targets="all")
+    res: dict[str, Any] = {
+        "load_s": time.perf_counter() - t0,
+        "mlflow_imported": "mlflow" in sys.modules,
+        "n_domains": len(dp.domains),
+        "n_served": len(dp.predictors),
+    }
+    import numpy as np
+
+    feats = dp._feature_rows()[dp.input_columns].reset_index(drop=True)
+    rows = [feats.iloc[[i % len(feats)]] for i in range(args.calls)]
+    res.update(_latency(dp.predict, rows))
+    big = feats.iloc[np.arange(N_BIG) % len(feats)].reset_index(drop=True)
+    res.update(_big(dp.predict, big, args.repeats))
+    return res
+
+
+def _sweep_dir(root: Path, dest: Path, quick: bool) -> int:
+    """Target configs for the sweep step: every ``experiments/*.yaml``, or two quick ones."""
+    import yaml
+
+    dest.mkdir(parents=True, exist_ok=True)
+    files = sorted((root / "experiments").glob("*.yaml"))
+    if quick:
+        files = [f for f in files if f.stem in {"overall", "legal"}]
+    for f in files:
+        raw = yaml.safe_load(f.read_text())
+        if quick:
+            raw.setdefault("tuning", {})["n_trials"] = 2
+            raw.setdefault("evaluation", {})["n_boot"] = 200
+            raw.setdefault("split", {})["n_test"] = 10
+            raw["split"]["rolling_min_train"] = 1_000_000
+        (dest / f.name).write_text(yaml.safe_dump(raw, sort_keys=False))
+    return len(files)
+
+
 WORKERS = {
     "serve": _worker_serve,
+    "serve-domains": _worker_serve_domains,
     "sklearn-fit": _worker_sklearn_fit,
     "sklearn-serve": _worker_sklearn_serve,
 }
@@ -379,6 +441,8 @@ def run_bench(
     n_trials: int | None = None,
     keep: Path | None = None,
     calls: int | None = None,
+    sweep: bool = True,
+    sweep_workers: int = 2,
 ) -> dict[str, Any]:
     """Run every measurement; returns the ``bench.json`` content (see module docstring)."""
     from divergence.config import default_raw_dir, project_root
@@ -647,12 +711,82 @@ def run_bench(
         if s["rc"] != 0:
             notes.append(f"load from exported directory failed: {s['stderr_tail']}")
 
+    # 4b. every target (sweep) and the per-domain predictor
+    for k in DOMAIN_TIMED:
+        out[k] = None
+    if not sweep:
+        notes.append("sweep_s and domains_*: skipped (--no-sweep)")
+    else:
+        n_targets = _sweep_dir(root, home / "sweep_experiments", quick)
+        log(f"bench: divergence sweep, {n_targets} targets, {sweep_workers} workers")
+        cmd = [
+            py,
+            "-m",
+            "divergence",
+            "sweep",
+            "--experiments",
+            str(home / "sweep_experiments"),
+            "--workers",
+            str(sweep_workers),
+            "--snapshot",
+            str(snapshot),
+            "--out",
+            str(work / "domains"),
+        ]
+        if n_trials is not None:
+            cmd += ["--n-trials", str(n_trials)]
+        r = _run(cmd, env, home, logs, "sweep")
+        out["sweep_targets"], out["sweep_workers"] = n_targets, sweep_workers
+        out["sweep_s"], out["sweep_peak_rss_mb"] = r["wall_s"], r["peak_rss_mb"]
+        if r["rc"] != 0:
+            failed.append("sweep")
+            notes.append(f"sweep failed (rc {r['rc']}): {r['stderr_tail']}")
+        else:
+            log("bench: cold load + predict, every domain")
+            s = _run(
+                [
+                    py,
+                    "-m",
+                    "divergence.bench",
+                    "--worker",
+                    "serve-domains",
+                    "--calls",
+                    str(calls),
+                    "--repeats",
+                    str(repeats),
+                ],
+                env,
+                home,
+                logs,
+                "serve_domains",
+            )
+            if s["rc"] == 0:
+                res = _last_json(s["stdout"])
+                out["domains_load_s"] = res["load_s"]
+                out["domains_predict_1row_p50_ms"] = res["predict_1row_p50_ms"]
+                out["domains_predict_1row_p99_ms"] = res["predict_1row_p99_ms"]
+                out["domains_predict_100k_s"] = res["predict_100k_s"]
+                out["domains_peak_rss_mb"] = s["peak_rss_mb"]
+                out["domains_detail"] = {
+                    k: res[k] for k in ["n_domains", "n_served", "mlflow_imported"]
+                }
+            else:
+                failed.append("serve_domains")
+                notes.append(f"serve domains failed: {s['stderr_tail']}")
+
     out["ratios"] = {
         k: (out[k] / sk[k] if out.get(k) is not None and sk.get(k) else None) for k in TIMED
     }
+    # per-domain predictor vs the scikit-learn pipeline (one target) in this run
+    out["ratios"]["domains_predict_100k_s"] = (
+        out["domains_predict_100k_s"] / sk["predict_100k_s"]
+        if out.get("domains_predict_100k_s") is not None and sk.get("predict_100k_s")
+        else None
+    )
     out["targets"] = {k: _status(k, out.get(k)) for k in TARGETS}
     if quick:
         out["targets"]["pipeline_s"]["status"] = "n/a (quick)"
+        out["targets"]["sweep_s"]["status"] = "n/a (quick)"
 
     # 5. accuracy
     try:
@@ -703,6 +837,18 @@ def format_table(res: dict[str, Any]) -> str:
         )
     if res.get("load_dir_s") is not None:
         lines.append(f"{'load_dir_s':<22} {_fmt(res['load_dir_s']):>10}")
+    if any(res.get(k) is not None for k in DOMAIN_TIMED):
+        for k in DOMAIN_TIMED:
+            t = targets.get(k)
+            tgt = f"<= {t['limit']:g}" if t else ""
+            label = k
+            if k == "sweep_s":
+                label = f"sweep_s ({res.get('sweep_targets')} targets)"
+            sk_v = sk.get("predict_100k_s") if k == "domains_predict_100k_s" else None
+            lines.append(
+                f"{label:<22} {_fmt(res.get(k)):>10} {_fmt(sk_v):>10} "
+                f"{_fmt(ratios.get(k)):>8} {tgt:>10}  {t['status'] if t else ''}"
+            )
     m = res.get("machine", {})
     lines.append(
         f"\nmachine: {m.get('cpu_model') or m.get('machine')}, {m.get('cpu_count')} cpus, "
@@ -751,6 +897,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--keep", default=None, help="keep the work directory (MLflow store, logs) here"
     )
+    ap.add_argument(
+        "--no-sweep", action="store_true", help="skip the sweep of every target and domains_*"
+    )
+    ap.add_argument(
+        "--sweep-workers", type=int, default=2, help="worker processes of the sweep (default 2)"
+    )
     # internal: worker processes
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--model-uri", default=None, help=argparse.SUPPRESS)
@@ -776,6 +928,8 @@ def main(argv: list[str] | None = None) -> int:
         n_trials=args.n_trials,
         keep=Path(args.keep) if args.keep else None,
         calls=args.calls,
+        sweep=not args.no_sweep,
+        sweep_workers=args.sweep_workers,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

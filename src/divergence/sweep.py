@@ -499,6 +499,11 @@ def sweep(
 
             manifest = build_manifest(targets, results, sha)
             manifest["domains_model"] = register_manifest(manifest)
+            if any(d["status"] == "ok" for d in manifest["domains"]):
+                try:
+                    _domain_report(manifest, tables, out)
+                except Exception as exc:  # the models are registered: report, do not fail
+                    log(f"sweep: domain profile not written: {type(exc).__name__}: {exc}")
         elif register:
             log(
                 "sweep: shard run: domain manifest not registered (run `divergence sweep "
@@ -515,6 +520,25 @@ def sweep(
         "train_s": train_s,
         "sweep_run_id": sweep_id,
     }
+
+
+def _domain_report(manifest: dict[str, Any], tables: dict[str, pd.DataFrame], out: Path) -> None:
+    """Domain profile and frontier gap (:mod:`divergence.domain_report`), logged to the run."""
+    import mlflow
+
+    from divergence.domain_report import write_domain_report
+    from divergence.domains import DomainPredictor
+    from divergence.predictor import load_predictor
+
+    preds = {
+        d["domain"]: load_predictor(d["model_uri"], mlflow.get_tracking_uri())
+        for d in manifest["domains"]
+        if d["status"] == "ok"
+    }
+    rep = write_domain_report(DomainPredictor(manifest, preds), tables, out)
+    for path in rep["paths"].values():
+        mlflow.log_artifact(str(path), artifact_path="domains")
+    log(f"sweep: domain profile written to {out}")
 
 
 def _redact(storage: str) -> str:

@@ -1,0 +1,202 @@
+"""``divergence sweep`` and the per-domain predictor.
+
+One small sweep (three targets, 2 trials, 8 walk-forward models, no rolling origin) in two
+worker processes: two targets are trained and registered, the third needs more rated
+models than the snapshot has and must be reported as ``insufficient_ratings``, never
+predicted. The domain predictor is then loaded in a fresh process and checked against the
+single-target predictors.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, SNAPSHOT, cli_env, run_cli
+
+SMALL = {
+    "target": {"board": "style", "category": "full", "fallback_raw": True},
+    "feature_set": "benchmarks_adoption",
+    "benchmark_feature_set": "benchmarks_only",
+    "split": {"n_test": 8, "min_train": 40, "inner_folds": 3, "rolling_min_train": 1_000_000},
+    "tuning": {"n_trials": 2},
+    "evaluation": {"n_boot": 200},
+    "seed": 7,
+}
+TARGETS = {
+    "sw-overall": ("full", 40),
+    "sw-legal": ("industry_legal_and_government", 40),
+    "sw-coding": ("coding", 100_000),  # needs > 100k rated models: insufficient
+}
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("sweep")
+    exps = d / "experiments"
+    exps.mkdir()
+    for name, (cat, min_train) in TARGETS.items():
+        cfg = json.loads(json.dumps(SMALL))
+        cfg["name"] = name
+        cfg["target"]["category"] = cat
+        cfg["split"]["min_train"] = min_train
+        (exps / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+    uri = f"sqlite:///{d / 'mlflow.db'}"
+    res = run_cli(
+        [
+            "sweep",
+            "--experiments",
+            str(exps),
+            "--workers",
+            "2",
+            "--snapshot",
+            str(SNAPSHOT),
+            "--out",
+            str(d / "out"),
+        ],
+        tracking_uri=uri,
+        cwd=d,
+        timeout=900,
+    )
+    return {"dir": d, "uri": uri, "res": res}
+
+
+@pytest.mark.slow
+def test_sweep_trains_every_target_and_reports_insufficient(swept):
+    res = swept["res"]
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    t = pd.read_csv(swept["dir"] / "out" / "domains_walkforward.csv").set_index("domain")
+    assert t.index.tolist() == ["sw-overall", "sw-coding", "sw-legal"]  # overall first
+    assert t.loc["sw-coding", "status"] == "insufficient_ratings"
+    assert np.isnan(t.loc["sw-coding", "ours_rmse"])
+    for d in ["sw-overall", "sw-legal"]:
+        r = t.loc[d]
+        assert r["status"] == "trained"
+        assert r["ours_rmse_lo"] <= r["ours_rmse"] <= r["ours_rmse_hi"]
+        assert r["diff_rmse_lo"] <= r["diff_rmse"] <= r["diff_rmse_hi"]
+        assert r["best_baseline"] in {
+            "mean",
+            "best_single",
+            "aa_index_linear",
+            "factor_linear",
+            "median_ridge",
+        }
+        # the paired difference is ours minus the best baseline's RMSE (same 8 models)
+        assert r["diff_rmse"] == pytest.approx(r["ours_rmse"] - r["baseline_rmse"], abs=0.01)
+    assert "insufficient_ratings" in res.stdout and "sw-coding" in res.stdout
+
+
+@pytest.mark.slow
+def test_domain_predictor_fresh_process_matches_single_targets(swept, tmp_path):
+    assert swept["res"].returncode == 0, swept["res"].stderr[-3000:]
+    code = """
+import json, sys
+import numpy as np
+from divergence import load_predictor
+dp = load_predictor(targets="all")
+wide = dp.predict_models(["claude-opus-4-6", "no-such-model-xyz"])
+single = {}
+for d, name in [("sw-overall", "divergence-utility"),
+                ("sw-legal", "divergence-utility-industry-legal-and-government")]:
+    p = load_predictor(f"models:/{name}@champion")
+    single[d] = p.predict_models(["claude-opus-4-6"]).iloc[0].to_dict()
+print(json.dumps({
+    "mlflow": "mlflow" in sys.modules,
+    "status": dp.status.to_dict("records"),
+    "wide": json.loads(wide.to_json(orient="records")),
+    "single": single,
+}))
+"""
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=cli_env(swept["uri"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["mlflow"] is False  # local SQLite registry: no MLflow import
+    status = {s["domain"]: s for s in out["status"]}
+    assert status["sw-coding"]["status"] == "insufficient_ratings"
+    assert status["sw-coding"]["min_rated"] == 100_000 + 8 + 3
+    assert status["sw-overall"]["status"] == "ok" and status["sw-legal"]["status"] == "ok"
+    known, unknown = out["wide"]
+    assert unknown["status"] == "unknown" and unknown["predicted_sw-overall"] is None
+    assert known["status"] == "ok"
+    for field in ["predicted", "lower_90", "upper_90", "benchmark_implied"]:
+        assert known[f"{field}_sw-coding"] is None  # not predicted from noise
+    for d, s in out["single"].items():
+        assert known[f"predicted_{d}"] == pytest.approx(s["predicted_utility"], abs=1e-3)
+        assert known[f"upper_80_{d}"] == pytest.approx(s["upper_80"], abs=1e-3)
+        assert known[f"benchmark_implied_{d}"] == pytest.approx(s["benchmark_implied"], abs=1e-3)
+    assert known["predicted_sw-overall"] != known["predicted_sw-legal"]
+
+
+@pytest.mark.slow
+def test_predict_domains_cli_long(swept, tmp_path):
+    assert swept["res"].returncode == 0, swept["res"].stderr[-3000:]
+    out = tmp_path / "p.csv"
+    res = run_cli(
+        ["predict", "--domains", "--long", "--model", "claude-opus-4-6", "--output", str(out)],
+        tracking_uri=swept["uri"],
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "sw-coding: insufficient_ratings" in res.stderr
+    df = pd.read_csv(out)
+    assert df["domain"].tolist() == ["sw-overall", "sw-coding", "sw-legal"]
+    assert df["domain_status"].tolist() == ["ok", "insufficient_ratings", "ok"]
+    assert df.loc[df["domain"] == "sw-coding", "predicted"].isna().all()
+    assert df.loc[df["domain"] != "sw-coding", "predicted"].notna().all()
+    bad = run_cli(
+        ["predict", "--long", "--model", "x", "--output", str(tmp_path / "q.csv")],
+        tracking_uri=swept["uri"],
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2 and "--long needs --domains" in bad.stderr
+
+
+def test_manifest_errors_are_one_line(tmp_path):
+    from divergence.domains import load_domain_predictor
+    from divergence.errors import DivergenceError
+
+    with pytest.raises(DivergenceError, match="domain manifest not found"):
+        load_domain_predictor(tmp_path)
+    (tmp_path / "domains.json").write_text(
+        json.dumps({"domains": [{"domain": "x", "status": "ok", "model_uri": None}]})
+    )
+    with pytest.raises(DivergenceError, match="status ok without model_uri"):
+        load_domain_predictor(tmp_path)
+    (tmp_path / "domains.json").write_text(
+        json.dumps({"domains": [{"domain": "x", "status": "?"}]})
+    )
+    with pytest.raises(DivergenceError, match="bad status"):
+        load_domain_predictor(tmp_path)
+
+
+def test_discover_targets_and_shards(tmp_path):
+    from divergence.errors import ConfigError
+    from divergence.sweep import discover_targets, min_rated_models, parse_shard
+
+    exps = discover_targets(REPO / "experiments")
+    assert exps[0].category == "full" and exps[0].board == "style"
+    keys = [(e.board, e.category) for e in exps]
+    assert len(keys) == len(set(keys)) >= 16
+    assert all(min_rated_models(e) == e.min_train + e.n_test + e.inner_folds for e in exps)
+    assert parse_shard("2/3") == (2, 3) and parse_shard(None) == (1, 1)
+    for bad in ["0/2", "3/2", "x"]:
+        with pytest.raises(ConfigError, match="--shard"):
+            parse_shard(bad)
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump({**SMALL, "name": "a"}))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**SMALL, "name": "b"}))  # same target
+    assert [e.name for e in discover_targets(tmp_path)] == ["a"]
+    with pytest.raises(ConfigError, match="no experiment configs"):
+        discover_targets(tmp_path / "empty")
