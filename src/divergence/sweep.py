@@ -193,7 +193,8 @@ def train_target(
     t0 = time.perf_counter()
     exp = p.exp
     runs.setup(exp)
-    with mlflow.start_run(run_name=exp.name) as top:
+    # In-process (one worker) the sweep run is active: the target run nests under it.
+    with mlflow.start_run(run_name=exp.name, nested=mlflow.active_run() is not None) as top:
         tags = runs._tags(snap)
         if sweep_run_id:
             tags["divergence.sweep_run_id"] = sweep_run_id
