@@ -90,6 +90,18 @@ def test_sweep_trains_every_target_and_reports_insufficient(swept):
         # the paired difference is ours minus the best baseline's RMSE (same 8 models)
         assert r["diff_rmse"] == pytest.approx(r["ours_rmse"] - r["baseline_rmse"], abs=0.01)
     assert "insufficient_ratings" in res.stdout and "sw-coding" in res.stdout
+    # domain profile and frontier gap: served domains only; measured, then predicted months
+    prof = pd.read_csv(swept["dir"] / "out" / "domain_profile.csv")
+    assert set(prof["domain"]) == {"sw-overall", "sw-legal"}
+    assert (prof["lower_90"] <= prof["predicted"]).all()
+    assert (prof["predicted"] <= prof["upper_90"]).all()
+    assert prof.groupby("model_id")["open_weights"].first().nunique() == 2  # open and closed
+    gap = pd.read_csv(swept["dir"] / "out" / "domain_gap.csv", parse_dates=["month"])
+    last = gap.loc[gap["kind"] == "measured", "month"].max()
+    assert set(gap["kind"]) == {"measured", "predicted"}
+    assert (gap.loc[gap["kind"] == "predicted", "month"] > last).all()
+    assert ((gap["ci_lo"] <= gap["gap"]) & (gap["gap"] <= gap["ci_hi"])).all()
+    assert (swept["dir"] / "out" / "domain_gap.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow

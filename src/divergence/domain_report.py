@@ -52,11 +52,24 @@ def measured(dp: DomainPredictor, tables: dict[str, pd.DataFrame]) -> dict[str, 
     return out
 
 
+MIN_BENCHMARKS = 5
+
+
 def newest_models(
-    models: pd.DataFrame, pred: pd.DataFrame, ref_col: str, n: int = 4
+    models: pd.DataFrame,
+    pred: pd.DataFrame,
+    ref_col: str,
+    n: int = 4,
+    n_benchmarks: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """The ``n`` newest open and ``n`` newest closed models with a prediction, one per org."""
+    """The ``n`` newest open and ``n`` newest closed models with a prediction, one per org.
+
+    With ``n_benchmarks`` (benchmark scores per model) only models with at least
+    :data:`MIN_BENCHMARKS` scores qualify: a profile from one or two scores is extrapolation.
+    """
     have = pred.index[pred[ref_col].notna()]
+    if n_benchmarks is not None:
+        have = have[n_benchmarks.reindex(have).fillna(0).to_numpy() >= MIN_BENCHMARKS]
     m = models.loc[models.index.intersection(have)].dropna(subset=["release_date"])
     m = m[m["open_weights"].isin([True, False])].copy()
     m["ref"] = pred.loc[m.index, ref_col]
@@ -69,14 +82,21 @@ def newest_models(
 
 
 def profile_table(dp: DomainPredictor, tables: dict[str, pd.DataFrame], n: int = 4) -> pd.DataFrame:
-    """One row per (newest model, domain): predicted with 90% interval, measured if rated."""
+    """One row per (newest model, domain): predicted with 90% interval, measured if rated.
+
+    The models: :func:`newest_models` with at least :data:`MIN_BENCHMARKS` benchmark scores.
+    """
     models = _models(tables)
     pred = predictions(dp)
     meas = measured(dp, tables)
     served = [d for d in dp.domains if d in meas]
     ref = next((e["domain"] for e in dp.manifest["domains"] if e["category"] == "full"), served[0])
     ref = ref if ref in served else served[0]
-    pick = newest_models(models, pred, f"predicted_{ref}", n)
+    from divergence.model import is_benchmark_column
+
+    feats = dp._feature_rows()
+    nb = feats[[c for c in feats.columns if is_benchmark_column(c)]].notna().sum(axis=1)
+    pick = newest_models(models, pred, f"predicted_{ref}", n, nb)
     rows = []
     for mid, m in pick.iterrows():
         for d in served:
