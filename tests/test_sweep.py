@@ -62,7 +62,7 @@ def swept(tmp_path_factory) -> dict:
         ],
         tracking_uri=uri,
         cwd=d,
-        timeout=900,
+        timeout=1800,
     )
     return {"dir": d, "uri": uri, "res": res}
 
