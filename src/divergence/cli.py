@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="leave out arena snapshots after this day (time-travel test of identity)",
     )
+    b.add_argument(
+        "--exclude-source",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="build without this source (a snapshot 'source' value such as swe-bench, or a "
+        "reader name); repeatable; licenses per source in data/snapshot/SOURCES.md",
+    )
     c = dsub.add_parser("coverage", help="per-source coverage of arena models")
     c.add_argument("--snapshot", default=None)
     c.add_argument("--since", default="2024-06-01")
@@ -187,7 +195,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
         raw = Path(args.raw) if args.raw else default_raw_dir()
         out = Path(args.out) if args.out else default_snapshot_dir()
-        manifest = build_snapshot(raw, out, arena_until=args.arena_until)
+        manifest = build_snapshot(
+            raw, out, arena_until=args.arena_until, exclude=args.exclude_source
+        )
         for name, t in manifest["tables"].items():
             print(f"{name:<11} {t['rows']:>8} rows  sha256 {t['sha256'][:12]}")
         print(f"snapshot written to {out}")

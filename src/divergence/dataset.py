@@ -5,17 +5,32 @@ canonical ``model_id`` (:mod:`divergence.identity`) → merge per-model metadata
 fixed source priority → normalise arena ratings across snapshots → write the snapshot
 atomically (:mod:`divergence.snapshot`).
 
-Conflict rules for model metadata (first non-missing value wins, in this order):
+Conflict rules for model metadata:
 
-- ``release_date``: date embedded in the arena key (``-20241022``, ``-2024-05-13``,
-  ``-0513`` with a year elsewhere) → Artificial Analysis → Epoch (model versions, ECI,
-  database) → llm-stats → LiveBench → SWE-bench/WeirdML → models.dev → the first arena
-  snapshot listing the model. The result is then capped at the first arena appearance
-  (a model is public by the time it is rated).
+- ``release_date``: the date embedded in the arena key (``-20241022``,
+  ``-2024-05-13``) if any; else the *earliest* date among the reliable release-date
+  sources (:data:`RELEASE_RELIABLE`: catalogues that state a model's release or
+  publication date — Artificial Analysis, Epoch model versions/ECI/database, llm-stats,
+  models.dev); else the first non-missing date of the other sources, whose dates are
+  the day a model was added to a leaderboard (LiveBench, SWE-bench, WeirdML, ARC-AGI,
+  METR, Aider, in :data:`META_PRIORITY` order); else the first arena snapshot listing
+  the model. The result is capped at the first appearance in a dated arena snapshot
+  (:data:`ARENA_DATED`; a model is public by the time it is rated). The mayerwin flagship
+  history is not used for the cap: its dates precede the release of the models they
+  name (``gemini-3.1-pro-preview`` on 2026-02-06, released 2026-02-19). Models whose
+  claimed dates (key, reliable sources, and a dated arena appearance before them) spread over more than
+  :data:`CONFLICT_DAYS` days are listed in ``conflicts_release.csv`` with every value.
 - ``organization``: arena metadata → Artificial Analysis → Epoch → llm-stats →
   LiveBench → models.dev → others, canonicalised by :func:`canonical_org`.
-- ``open_weights``: Epoch accessibility → arena license → models.dev → LiveBench →
-  llm-stats → OpenRouter crosswalk → others.
+- ``open_weights``: a vote of the reliable sources (:data:`OPEN_WEIGHTS_RELIABLE`: Epoch
+  accessibility, Artificial Analysis model type, arena license, llm-stats license,
+  OpenRouter catalogue Hugging Face id), one vote per source (True if any of its
+  records says True), ties broken by that order; with no reliable vote, the base model
+  (``-thinking``/``-reasoning`` suffix removed) if it has one, else models.dev (True if
+  any provider lists open weights) → LiveBench → OpenRouter crosswalk → others.
+  models.dev's flag is per provider and LiveBench marks almost every model open, so
+  neither can outvote a reliable source. Models on which any two sources disagree are
+  listed in ``conflicts_open_weights.csv``.
 - ``reasoning``: ``thinking`` in the canonical id → Artificial Analysis name →
   LiveBench → models.dev → others.
 - ``params_b``: Epoch → llm-stats → models.dev → others.
@@ -41,8 +56,8 @@ import pandas as pd
 
 from divergence.errors import SourceError
 from divergence.identity import canonical_org
-from divergence.schema import READER_SCHEMAS, SNAPSHOT_SCHEMAS, coerce, validate
-from divergence.sources import READERS, SOURCES, reader
+from divergence.schema import READER_SCHEMAS, SNAPSHOT_SCHEMAS, coerce
+from divergence.sources import READERS, registry, source_names, spec, upstreams
 
 META_PRIORITY: dict[str, list[str]] = {
     "release_date": [
@@ -97,6 +112,28 @@ ARENA_SOURCES = {
     "utterstep",
 }
 MIN_ANCHORS = 5
+# Arena sources whose snapshot dates are the day the board was read (the release cap).
+ARENA_DATED = {"lmarena-catalog", "arena-ai-scrape", "jasontrigg0", "nakasyou", "fboulnois"}
+RELEASE_RELIABLE = [
+    "artificial-analysis",
+    "epoch",
+    "epoch-eci",
+    "epoch-models",
+    "llm-stats",
+    "models.dev",
+]
+OPEN_WEIGHTS_RELIABLE = [
+    "epoch-eci",
+    "epoch-models",
+    "epoch",
+    "artificial-analysis",
+    "arena",
+    "llm-stats",
+    "openrouter-catalog",
+]
+OPEN_WEIGHTS_FALLBACK = ["models.dev", "livebench", "openrouter-crosswalk"]
+CONFLICT_DAYS = 7
+_VARIANT_SUFFIX = re.compile(r"-(?:thinking|reasoning)(?:-\d+k)?$")
 
 _KEY_DATE = [
     (re.compile(r"(?<!\d)(20\d{2})-?(0[1-9]|1[0-2])-?([0-2]\d|3[01])(?!\d)"), "ymd"),
@@ -132,13 +169,20 @@ def _hash_folder(folder: Path) -> tuple[str, int]:
     return h.hexdigest(), n
 
 
-def provenance(raw: Path) -> list[dict]:
-    """Attribution plus a content hash of every raw source folder."""
+def provenance(raw: Path, exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """Attribution, terms and a content hash of every raw source folder.
+
+    A folder all of whose sources are in ``exclude`` is listed with ``excluded: true``
+    and no hash (nothing of it is in the snapshot).
+    """
     out = []
-    for src in SOURCES:
-        folder = raw / src["folder"]
-        entry = dict(src)
-        if folder.exists():
+    for up in upstreams():
+        folder = raw / up.folder
+        entry: dict = up.as_dict()
+        if up.feeds and set(up.feeds) <= exclude:
+            entry["excluded"] = True
+            entry["raw_sha256"], entry["raw_files"] = None, 0
+        elif folder.exists():
             entry["raw_sha256"], entry["raw_files"] = _hash_folder(folder)
         else:
             entry["raw_sha256"], entry["raw_files"] = None, 0
@@ -146,19 +190,53 @@ def provenance(raw: Path) -> list[dict]:
     return out
 
 
-def run_readers(raw: Path, names: list[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Run readers and concatenate their frames per kind (validated)."""
+def check_exclude(names: list[str] | None) -> frozenset[str]:
+    """Validate ``--exclude-source`` names (snapshot ``source`` values or reader names).
+
+    A reader name stands for every source it emits.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first unknown name and the known ones.
+    """
+    from divergence.errors import ConfigError
+
+    known = source_names()
+    readers = registry()
+    out: set[str] = set()
+    for name in names or []:
+        if name in readers:
+            out |= set(readers[name].feeds)
+        elif name in known:
+            out.add(name)
+        else:
+            raise ConfigError(
+                f"--exclude-source: unknown source {name!r}; known: {', '.join(known)} "
+                f"(or a reader: {', '.join(readers)})"
+            )
+    if out >= set(known) or ARENA_SOURCES <= out:
+        raise ConfigError("--exclude-source: cannot exclude every arena source (no targets)")
+    return frozenset(out)
+
+
+def run_readers(
+    raw: Path, names: list[str] | None = None, exclude: frozenset[str] = frozenset()
+) -> dict[str, pd.DataFrame]:
+    """Run readers and concatenate their validated frames per kind.
+
+    Rows of the sources in ``exclude`` are dropped right after each reader.
+    """
     if not raw.is_dir():
         raise SourceError(raw, "raw data directory not found")
     frames: dict[str, list[pd.DataFrame]] = {k: [] for k in [*READER_SCHEMAS, "crosswalk"]}
     for name in names or list(READERS):
         t0 = time.perf_counter()
-        result = reader(name)(raw)
+        result = spec(name).read(raw)
+        if exclude:
+            result = result.without(set(exclude))
         for kind, df in result.items():
-            if kind in READER_SCHEMAS:
-                frames[kind].append(validate(df, kind, origin=f"reader {name}"))
-            elif kind == "crosswalk":
-                frames[kind].append(df)
+            frames[kind].append(df)
         counts = ", ".join(f"{k}={len(v)}" for k, v in result.items())
         _log(f"read {name}: {counts} ({time.perf_counter() - t0:.1f}s)")
     out = {}
@@ -222,42 +300,188 @@ def _source_group(source: str) -> str:
     return source
 
 
+def _earliest(meta: pd.DataFrame, sources: list[str]) -> pd.DataFrame:
+    """Per model_id, the earliest ``release_date`` among ``sources`` and its source."""
+    m = meta.loc[meta["source_group"].isin(sources), ["model_id", "source_group", "release_date"]]
+    m = m.dropna(subset=["release_date"])
+    m = m.sort_values(["model_id", "release_date", "source_group"], kind="mergesort")
+    first = m.drop_duplicates("model_id").set_index("model_id")
+    return first.rename(columns={"source_group": "release_date_source"})
+
+
+def release_dates(
+    meta: pd.DataFrame, ratings: pd.DataFrame, all_ids: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Release date and its source per model, and the release-date conflict table.
+
+    Rules in the module docstring. The conflict table has one row per model whose
+    reliable dates spread over more than :data:`CONFLICT_DAYS` days: ``model_id``,
+    ``release_date`` and ``release_date_source`` (the choice), ``spread_days`` and
+    ``values`` (``source=YYYY-MM-DD`` for every source that gave a date, ``;``-joined).
+    """
+    ids = pd.Index(all_ids, name="model_id")
+    rel = _earliest(meta, RELEASE_RELIABLE).reindex(ids)
+    other = _pick(
+        meta[~meta["source_group"].isin(RELEASE_RELIABLE)],
+        "release_date",
+        [p for p in META_PRIORITY["release_date"] if p not in RELEASE_RELIABLE],
+    ).set_index("model_id")
+    rd = rel["release_date"].astype("datetime64[ns]")
+    src = rel["release_date_source"].astype(object)
+    fill = rd.isna() & ids.isin(other.index)
+    rd = rd.where(~fill, other["release_date"].reindex(ids).astype("datetime64[ns]"))
+    src = src.where(~fill, other["release_date_source"].reindex(ids))
+    kd = pd.Series([date_from_key(m) for m in ids], index=ids, dtype="datetime64[ns]")
+    rd, src = rd.where(kd.isna(), kd), src.where(kd.isna(), "model_id")
+    dated = ratings[ratings["source"].isin(ARENA_DATED)]
+    fs = dated.groupby("model_id")["snapshot_date"].min().reindex(ids)
+    any_fs = ratings.groupby("model_id")["snapshot_date"].min().reindex(ids)
+    fill = rd.isna() & any_fs.notna()
+    rd, src = rd.where(~fill, any_fs), src.where(~fill, "arena_first_seen")
+    cap = rd.notna() & fs.notna() & (rd > fs)
+    rd = rd.where(~cap, fs)
+    src = src.where(~cap, src.astype(str) + "+capped_at_arena_first_seen")
+    out = pd.DataFrame({"release_date": rd, "release_date_source": src}, index=ids)
+
+    vals = meta.dropna(subset=["release_date"])[["model_id", "source_group", "release_date"]]
+    vals = vals.drop_duplicates()
+    extra = [
+        pd.DataFrame(
+            {"model_id": kd.dropna().index, "source_group": "model_id", "release_date": kd.dropna()}
+        ),
+        pd.DataFrame(
+            {
+                "model_id": fs.dropna().index,
+                "source_group": "arena_first_seen",
+                "release_date": fs.dropna(),
+            }
+        ),
+    ]
+    vals = pd.concat([vals, *extra], ignore_index=True)
+    vals = vals[vals["model_id"].isin(ids)]
+    # spread of the claimed release dates (key, reliable sources); a dated arena
+    # appearance counts only when it precedes them (then it is the cap that acts)
+    claimed = vals[vals["source_group"].isin([*RELEASE_RELIABLE, "model_id"])]
+    lo_claim = claimed.groupby("model_id")["release_date"].min()
+    hi_claim = claimed.groupby("model_id")["release_date"].max()
+    lo = pd.concat([lo_claim, fs.dropna()], axis=1).min(axis=1)
+    span = (hi_claim.reindex(lo.index).fillna(lo) - lo).dt.days
+    bad = sorted(span[span > CONFLICT_DAYS].index)
+    vals = vals[vals["model_id"].isin(bad)].sort_values(
+        ["model_id", "release_date", "source_group"], kind="mergesort"
+    )
+    joined = vals.groupby("model_id").apply(
+        lambda g: ";".join(
+            f"{s}={d:%Y-%m-%d}" for s, d in zip(g["source_group"], g["release_date"], strict=True)
+        ),
+        include_groups=False,
+    )
+    conflicts = pd.DataFrame(
+        {
+            "model_id": bad,
+            "release_date": out.loc[bad, "release_date"].dt.strftime("%Y-%m-%d").to_numpy(),
+            "release_date_source": out.loc[bad, "release_date_source"].to_numpy(),
+            "spread_days": span.reindex(bad).astype("int64").to_numpy(),
+            "values": joined.reindex(bad).to_numpy(),
+        }
+    )
+    return out, conflicts
+
+
+def open_weights_flags(meta: pd.DataFrame, all_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Open-weights flag and its source per model, and the open-weights conflict table.
+
+    Rules in the module docstring. The conflict table lists every model on which two
+    sources disagree: ``model_id``, ``open_weights`` and ``open_weights_source`` (the
+    choice), ``says_open`` and ``says_closed`` (``;``-joined source names).
+    """
+    ids = pd.Index(all_ids, name="model_id")
+    m = meta.dropna(subset=["open_weights"])[["model_id", "source_group", "open_weights"]]
+    m = m.assign(open_weights=m["open_weights"].astype(bool))
+    votes = m.groupby(["model_id", "source_group"])["open_weights"].any().reset_index()
+    order = {s: i for i, s in enumerate([*OPEN_WEIGHTS_RELIABLE, *OPEN_WEIGHTS_FALLBACK])}
+    votes["_r"] = votes["source_group"].map(order).fillna(len(order))
+    votes = votes.sort_values(["model_id", "_r", "source_group"], kind="mergesort")
+    flag: dict[str, bool] = {}
+    source: dict[str, str] = {}
+    rel = votes[votes["source_group"].isin(OPEN_WEIGHTS_RELIABLE)]
+    for mid, g in rel.groupby("model_id", sort=True):
+        n_true = int(g["open_weights"].sum())
+        n_false = len(g) - n_true
+        if n_true != n_false:
+            flag[mid] = n_true > n_false
+            source[mid] = f"vote {n_true}:{n_false}"
+        else:
+            flag[mid] = bool(g["open_weights"].iloc[0])
+            source[mid] = f"vote {n_true}:{n_false}, tie to {g['source_group'].iloc[0]}"
+    rest = votes[~votes["model_id"].isin(flag)].drop_duplicates("model_id")
+    fallback = dict(
+        zip(
+            rest["model_id"],
+            zip(rest["open_weights"], rest["source_group"], strict=True),
+            strict=True,
+        )
+    )
+    for mid in ids:
+        if mid in flag:
+            continue
+        base = _VARIANT_SUFFIX.sub("", mid)
+        if base != mid and base in flag:
+            flag[mid], source[mid] = flag[base], f"base model {base}"
+        elif mid in fallback:
+            flag[mid], source[mid] = bool(fallback[mid][0]), str(fallback[mid][1])
+    out = pd.DataFrame(
+        {
+            "open_weights": [flag.get(mid) for mid in ids],
+            "open_weights_source": [source.get(mid) for mid in ids],
+        },
+        index=ids,
+    )
+    says = votes[votes["model_id"].isin(ids)].groupby("model_id")
+    rows = []
+    for mid, g in says:
+        yes = sorted(g.loc[g["open_weights"], "source_group"])
+        no = sorted(g.loc[~g["open_weights"], "source_group"])
+        if yes and no:
+            rows.append(
+                (
+                    mid,
+                    out.at[mid, "open_weights"],
+                    out.at[mid, "open_weights_source"],
+                    ";".join(yes),
+                    ";".join(no),
+                )
+            )
+    conflicts = pd.DataFrame(
+        rows,
+        columns=["model_id", "open_weights", "open_weights_source", "says_open", "says_closed"],
+    )
+    return out, conflicts
+
+
 def build_models(
     meta: pd.DataFrame, ratings: pd.DataFrame, ids_by_source: pd.DataFrame
-) -> pd.DataFrame:
-    """One row per model_id with merged metadata (rules in the module docstring)."""
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """One row per model_id with merged metadata (rules in the module docstring).
+
+    Returns
+    -------
+    models : DataFrame
+        Matching ``SNAPSHOT_SCHEMAS["models"]``.
+    conflicts : dict of DataFrame
+        ``"release"`` and ``"open_weights"`` conflict tables.
+    """
     meta = meta.assign(
         source_group=meta["source"].map(_source_group),
         organization=meta["organization"].map(canonical_org),
     )
     all_ids = sorted(set(ids_by_source["model_id"]) | set(ratings["model_id"]))
     models = pd.DataFrame({"model_id": all_ids})
-    for field in [
-        "display_name",
-        "organization",
-        "open_weights",
-        "reasoning",
-        "params_b",
-        "release_date",
-    ]:
+    for field in ["display_name", "organization", "reasoning", "params_b"]:
         models = models.merge(_pick(meta, field, META_PRIORITY[field]), on="model_id", how="left")
-    first_seen = ratings.groupby("model_id")["snapshot_date"].min()
-    key_dates = pd.Series({m: date_from_key(m) for m in all_ids}, dtype="datetime64[ns]")
-    rd = models["release_date"].astype("datetime64[ns]")
-    src = models["release_date_source"].astype(object)
-    kd = models["model_id"].map(key_dates)
-    use_key = kd.notna()
-    rd = rd.where(~use_key, kd)
-    src = src.where(~use_key, "model_id")
-    fs = models["model_id"].map(first_seen)
-    fill = rd.isna() & fs.notna()
-    rd = rd.where(~fill, fs)
-    src = src.where(~fill, "arena_first_seen")
-    cap = rd.notna() & fs.notna() & (rd > fs)
-    rd = rd.where(~cap, fs)
-    src = src.where(~cap, src.astype(str) + "+capped_at_arena_first_seen")
-    models["release_date"] = rd
-    models["release_date_source"] = src
+    rd, rd_conflicts = release_dates(meta, ratings, all_ids)
+    ow, ow_conflicts = open_weights_flags(meta, all_ids)
+    models = models.join(rd, on="model_id").join(ow, on="model_id")
     think = models["model_id"].str.contains(
         r"thinking|reasoning|-r1\b|(?:^|-)r1(?:-|$)", regex=True
     )
@@ -267,7 +491,8 @@ def build_models(
     models["on_arena"] = models["model_id"].isin(set(ratings["model_id"]))
     srcs = ids_by_source.groupby("model_id")["source"].agg(lambda s: ";".join(sorted(set(s))))
     models["sources"] = models["model_id"].map(srcs)
-    return coerce(models, "models", SNAPSHOT_SCHEMAS)
+    conflicts = {"release": rd_conflicts, "open_weights": ow_conflicts}
+    return coerce(models, "models", SNAPSHOT_SCHEMAS), conflicts
 
 
 def _dedupe_by_rule(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -301,8 +526,11 @@ def _aggregate_adoption(adoption: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(
-    raw: str | Path, readers: list[str] | None = None, arena_until: str | None = None
-) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+    raw: str | Path,
+    readers: list[str] | None = None,
+    arena_until: str | None = None,
+    exclude: list[str] | None = None,
+) -> tuple[dict[str, pd.DataFrame], list[dict], dict[str, pd.DataFrame]]:
     """Build all snapshot tables in memory.
 
     Parameters
@@ -315,6 +543,8 @@ def build(
         Leave out arena snapshots dated after this day (``YYYY-MM-DD``), as if the
         arena data ended then; arena keys first seen later are then unknown to the
         snapshot (the time-travel test of :mod:`divergence.identity_eval`).
+    exclude : list of str, optional
+        Sources to leave out (``--exclude-source``; see :func:`check_exclude`).
 
     Returns
     -------
@@ -322,13 +552,16 @@ def build(
         ``models``, ``ratings``, ``benchmarks``, ``adoption``, ``aliases``.
     provenance : list of dict
         Source attribution with raw content hashes.
+    conflicts : dict of DataFrame
+        ``"release"`` and ``"open_weights"`` conflict tables (see :func:`build_models`).
     """
     from divergence.identity import Resolver, load_alias_table
     from divergence.sources.arena import list_arena_keys
 
     raw = Path(raw)
+    excluded = check_exclude(exclude)
     t0 = time.perf_counter()
-    frames = run_readers(raw, readers)
+    frames = run_readers(raw, readers, excluded)
     ratings, bench, adoption, meta = (
         frames[k] for k in ["ratings", "benchmarks", "adoption", "meta"]
     )
@@ -411,7 +644,11 @@ def build(
         ],
         ignore_index=True,
     )
-    models = build_models(meta_all, ratings, ids_by_source)
+    models, conflicts = build_models(meta_all, ratings, ids_by_source)
+    _log(
+        f"conflicts: {len(conflicts['release'])} release dates spread over "
+        f"{CONFLICT_DAYS} days, {len(conflicts['open_weights'])} open-weights flags"
+    )
     tables = {
         "models": models,
         "ratings": coerce(ratings, "ratings", SNAPSHOT_SCHEMAS),
@@ -426,7 +663,7 @@ def build(
         f"built tables in {time.perf_counter() - t0:.1f}s: "
         + ", ".join(f"{k}={len(v)}" for k, v in tables.items())
     )
-    return tables, provenance(raw)
+    return tables, provenance(raw, excluded), conflicts
 
 
 def build_snapshot(
@@ -434,9 +671,10 @@ def build_snapshot(
     out: str | Path,
     readers: list[str] | None = None,
     arena_until: str | None = None,
+    exclude: list[str] | None = None,
 ) -> dict:
-    """Build the snapshot and write it atomically; returns the manifest."""
+    """Build the snapshot (without the ``exclude`` sources) atomically; returns the manifest."""
     from divergence.snapshot import write_snapshot
 
-    tables, prov = build(raw, readers, arena_until=arena_until)
-    return write_snapshot(tables, out, prov)
+    tables, prov, conflicts = build(raw, readers, arena_until=arena_until, exclude=exclude)
+    return write_snapshot(tables, out, prov, conflicts)

@@ -34,7 +34,7 @@ from divergence.evaluation import (
     walk_forward_splits,
 )
 from divergence.experiment import Experiment
-from divergence.features import load_spec, model_frame
+from divergence.features import drop_test_era_only, load_spec, model_frame
 from divergence.model import UtilityRegressor, is_benchmark_column
 from divergence.progress import Progress
 from divergence.targets import target_frame
@@ -69,12 +69,16 @@ def prepare(exp: Experiment, tables: dict[str, pd.DataFrame]) -> Prepared:
     """Targets and feature frames for an experiment."""
     target = target_frame(tables, exp.category, exp.board, exp.fallback_raw)
     spec, bspec = load_spec(exp.feature_set), load_spec(exp.benchmark_feature_set)
-    X_all = model_frame(tables, spec)
-    Xb_all = model_frame(tables, bspec)
+    X_all = model_frame(tables, spec, as_of=target["target_date"])
+    Xb_all = model_frame(tables, bspec, as_of=target["target_date"])
     has_bench = Xb_all[[c for c in Xb_all.columns if is_benchmark_column(c)]].notna().any(axis=1)
     target = target[target.index.isin(has_bench[has_bench].index)]
     ids = list(target.index)
-    return Prepared(exp, target, X_all.loc[ids], Xb_all.loc[ids], X_all, Xb_all)
+    test_start = target["release_date"].iloc[-exp.n_test] if len(ids) > exp.n_test else None
+    X_all, Xb_all, dropped = drop_test_era_only(X_all, Xb_all, target["release_date"], test_start)
+    return Prepared(
+        exp, target, X_all.loc[ids], Xb_all.loc[ids], X_all, Xb_all, {"dropped_features": dropped}
+    )
 
 
 def tuning_window(p: Prepared) -> np.ndarray:

@@ -149,6 +149,64 @@ REQUIRED = {
 }
 
 
+# Physical bounds of an arena rating. Ratings are Bradley-Terry strengths on the Elo
+# scale (400/ln 10 points per logit) anchored near 1000-1300, so a gap of 1000 points is a
+# 99.7% win probability: no board measures beyond that. The overall ("full") category of
+# either board has held 795-1505 (raw) and 858-1505 (style) in 2023-2026; sub-categories
+# and "no_tie" spread wider (470-1622). A value outside these is a truncated or corrupt cell.
+RATING_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
+    ("raw", "full"): (700.0, 1800.0),
+    ("style", "full"): (750.0, 1800.0),
+}
+RATING_BOUNDS_OTHER = (300.0, 2200.0)
+
+
+def check_ratings(out: pd.DataFrame, origin: str) -> None:
+    """Raise on a rating outside its board's bounds or outside its own interval.
+
+    Raises
+    ------
+    SourceError
+        Naming ``origin``, the column, the row and the row's source, key and date.
+    """
+    lo = np.full(len(out), RATING_BOUNDS_OTHER[0])
+    hi = np.full(len(out), RATING_BOUNDS_OTHER[1])
+    for (board, cat), (a, b) in RATING_BOUNDS.items():
+        sel = ((out["board"] == board) & (out["category"] == cat)).to_numpy()
+        lo[sel], hi[sel] = a, b
+    r = out["rating"].to_numpy(dtype="float64")
+    rlo = out["rating_lo"].to_numpy(dtype="float64")
+    rhi = out["rating_hi"].to_numpy(dtype="float64")
+    checks = [
+        (
+            "rating",
+            (r < lo) | (r > hi),
+            lambda i: f"rating {r[i]:g} outside [{lo[i]:g}, {hi[i]:g}] for its board",
+        ),
+        (
+            "rating_lo",
+            rlo > r + 1e-6,
+            lambda i: f"interval lower bound {rlo[i]:g} above the rating {r[i]:g}",
+        ),
+        (
+            "rating_hi",
+            rhi < r - 1e-6,
+            lambda i: f"interval upper bound {rhi[i]:g} below the rating {r[i]:g}",
+        ),
+    ]
+    for col, bad, msg in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            row = out.iloc[i]
+            raise SourceError(
+                origin,
+                f"{msg(i)} ({row['source']} {row['model_key']} {row['board']}/"
+                f"{row['category']} {row['snapshot_date']:%Y-%m-%d})",
+                column=col,
+                row=i,
+            )
+
+
 def validate(
     df: pd.DataFrame,
     kind: str,
@@ -200,4 +258,5 @@ def validate(
                 column="board",
                 row=int(np.flatnonzero(bad)[0]),
             )
+        check_ratings(out, origin)
     return out

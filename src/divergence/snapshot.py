@@ -54,8 +54,23 @@ def _encode(df: pd.DataFrame, kind: str) -> bytes:
     return gz.getvalue()
 
 
+CONFLICT_FILES = {"release": "conflicts_release.csv", "open_weights": "conflicts_open_weights.csv"}
+
+
+def _conflict_csv(df: pd.DataFrame) -> bytes:
+    """A conflict table as plain CSV (rows sorted by model_id; booleans true/false)."""
+    out = df.sort_values("model_id", kind="mergesort").astype(object)
+    out = out.map(lambda v: "true" if v is True else "false" if v is False else v)
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
 def write_snapshot(
-    tables: dict[str, pd.DataFrame], out_dir: str | Path, provenance: dict[str, Any]
+    tables: dict[str, pd.DataFrame],
+    out_dir: str | Path,
+    provenance: Any,
+    conflicts: dict[str, pd.DataFrame] | None = None,
 ) -> dict:
     """Write all tables and the manifest atomically to ``out_dir``.
 
@@ -65,8 +80,11 @@ def write_snapshot(
         One frame per name in :data:`TABLES`, matching ``SNAPSHOT_SCHEMAS``.
     out_dir : path
         Target directory; replaced only when every file was written.
-    provenance : dict
+    provenance : list of dict
         Source attribution and raw hashes, stored under ``"sources"`` in the manifest.
+    conflicts : dict of DataFrame, optional
+        Metadata conflict tables (``"release"``, ``"open_weights"``), written as
+        :data:`CONFLICT_FILES` and counted in the manifest under ``"conflicts"``.
 
     Returns
     -------
@@ -88,27 +106,65 @@ def write_snapshot(
                 "sha256": hashlib.sha256(blob).hexdigest(),
                 "columns": list(SNAPSHOT_SCHEMAS[name]),
             }
+        for kind, df in (conflicts or {}).items():
+            name = CONFLICT_FILES[kind]
+            blob = _conflict_csv(df)
+            (tmp / name).write_bytes(blob)
+            manifest.setdefault("conflicts", {})[kind] = {
+                "file": name,
+                "rows": int(len(df)),
+                "sha256": hashlib.sha256(blob).hexdigest(),
+            }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         (tmp / "SOURCES.md").write_text(sources_markdown(provenance))
     return manifest
 
 
 def sources_markdown(provenance: Any) -> str:
-    """Attribution for every upstream whose figures the snapshot ships."""
+    """Attribution and per-source license table for every upstream the snapshot ships."""
+    prov = list(provenance or [])
     lines = [
         "# Sources of the bundled snapshot",
         "",
         "Built by `divergence data build` from public repositories (copied unchanged under",
         "`shared/data/raw`). Figures are the upstreams'; attribution and licenses below.",
+        "`feeds` are the values of the snapshot's `source` column each folder's rows carry;",
+        "`divergence data build --exclude-source NAME` builds a snapshot without one.",
         "",
-        "| folder | upstream | license | what | raw files | raw sha256 |",
-        "|---|---|---|---|---|---|",
+        "| folder | upstream | license | terms | feeds | what | raw files | raw sha256 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for s in provenance or []:
+    for s in prov:
         sha = (s.get("raw_sha256") or "")[:12]
+        files = "excluded" if s.get("excluded") else s.get("raw_files", 0)
         lines.append(
-            f"| {s['folder']} | {s['upstream']} | {s['license']} | {s['what']} | {s.get('raw_files', 0)} | {sha} |"
+            f"| {s['folder']} | {s['upstream']} | {s['license']} | {s.get('terms', '')} | "
+            f"{s.get('feeds', '')} | {s['what']} | {files} | {sha} |"
         )
+    shipped = [s for s in prov if not s.get("excluded")]
+
+    def feeds(terms: str) -> str:
+        names = sorted(
+            {f for s in shipped if s.get("terms") == terms for f in s["feeds"].split(";") if f}
+        )
+        return ", ".join(f"`{n}`" for n in names) or "none"
+
+    excluded = sorted({f for s in prov if s.get("excluded") for f in s["feeds"].split(";") if f})
+    lines += [
+        "",
+        "## License summary",
+        "",
+        f"- **Non-commercial** (CC BY-NC): {feeds('non-commercial')}. Build with "
+        "`--exclude-source` for each before any commercial use of the snapshot or a model "
+        "trained on it.",
+        f"- **No license stated** (all rights reserved by default; used here for research, "
+        f"with attribution): {feeds('none stated')}.",
+        f"- **Terms of use of the publisher** (attribution required): {feeds('terms of use')}.",
+        f"- **Open licenses** (MIT, Apache-2.0, MPL-2.0, CC BY): {feeds('open')}.",
+        "- A source can appear in several lines when its folders differ in terms.",
+    ]
+    if excluded:
+        lines.append(f"- **Excluded from this build**: {', '.join(f'`{n}`' for n in excluded)}.")
     return "\n".join(lines) + "\n"
 
 

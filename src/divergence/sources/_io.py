@@ -287,7 +287,95 @@ def as_float(
 
 
 EARLIEST_DATE = "1900-01-01"
-LATEST_DATE = "2027-01-01"
+# A date may lie at most this far after the build day (time zones, pre-dated releases).
+FUTURE_MARGIN_DAYS = 14
+ADOPTION_KEYS = ["source", "source_model", "signal", "date"]
+
+
+def warn(origin: str | Path, message: str) -> None:
+    """One-line build warning on stderr (``[data build] warning: <origin>: <message>``)."""
+    import sys
+
+    print(f"[data build] warning: {origin}: {message}", file=sys.stderr, flush=True)
+
+
+def resolve_duplicates(
+    df: pd.DataFrame,
+    keys: list[str],
+    values: list[str],
+    origin: str | Path,
+    rule: str,
+    keep: str = "first",
+) -> pd.DataFrame:
+    """Drop exact duplicates; on rows sharing ``keys`` with different ``values`` keep one.
+
+    The kept row is the first (``keep="first"``) or last in ``df``'s current order, which
+    the caller sorts to implement ``rule``. Conflicts are reported, not silent: one
+    warning per call naming ``origin``, the rule, the count and the first conflict with
+    every value it had.
+
+    Returns
+    -------
+    DataFrame
+        ``df`` with one row per ``keys``.
+    """
+    dedup = df.drop_duplicates(subset=[*keys, *values])
+    dup = dedup.duplicated(subset=keys, keep=False)
+    if dup.any():
+        clash = dedup[dup]
+        first = clash.iloc[0]
+        same = clash[(clash[keys] == first[keys]).all(axis=1)]
+        shown = ", ".join("/".join(str(v) for v in r) for r in same[values].itertuples(index=False))
+        n = int(clash.groupby(keys, sort=False).ngroups)
+        warn(
+            origin,
+            f"{n} conflicting duplicate {tuple(keys)}; rule '{rule}' keeps the {keep} "
+            f"(e.g. {'/'.join(str(first[k]) for k in keys)}: {', '.join(values)} = {shown})",
+        )
+    return dedup.drop_duplicates(subset=keys, keep=keep)
+
+
+def latest_date() -> str:
+    """The latest acceptable date: today (UTC) plus :data:`FUTURE_MARGIN_DAYS`.
+
+    Readers pass a tighter bound (the file's own scrape date) where the file has one.
+    """
+    today = pd.Timestamp.now(tz="UTC").tz_convert(None).normalize()
+    return str((today + pd.Timedelta(days=FUTURE_MARGIN_DAYS)).date())
+
+
+def files(folder: str | Path, pattern: str) -> list[Path]:
+    """Sorted regular files matching ``pattern`` in ``folder``; raise if there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SourceError(folder, "folder not found")
+    out = sorted(p for p in folder.glob(pattern) if p.is_file())
+    if not out:
+        raise SourceError(folder, f"no files matching {pattern!r}")
+    return out
+
+
+def files_under(folder: str | Path, pattern: str) -> list[Path]:
+    """Sorted regular files matching ``pattern`` anywhere below ``folder`` (may be empty)."""
+    return sorted(p for p in Path(folder).rglob(pattern) if p.is_file())
+
+
+def text_field(
+    record: dict, key: str, path: str | Path, row: Any, *, required: bool = True
+) -> str | None:
+    """A JSON record's string field; None if absent/null and not ``required``.
+
+    Raises
+    ------
+    SourceError
+        Naming the file, key and record when the value is not a non-empty string.
+    """
+    value = record.get(key) if isinstance(record, dict) else None
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SourceError(path, f"expected a non-empty string, got {value!r}", column=key, row=row)
+    return value
 
 
 def check_dates(
@@ -297,16 +385,20 @@ def check_dates(
     path: str | Path,
     *,
     row_offset: int = 2,
-    latest: str = LATEST_DATE,
+    latest: str | pd.Timestamp | None = None,
 ) -> None:
-    """Raise on a date after ``latest`` (in the future) or before :data:`EARLIEST_DATE`.
+    """Raise on a date after ``latest`` or before :data:`EARLIEST_DATE`.
+
+    ``latest`` defaults to :func:`latest_date` (today plus a small margin); pass the
+    file's own scrape date where it has one (nothing in a file can postdate its scrape).
 
     ``days`` are parsed (tz-naive) dates, ``raw`` the text they came from (for the
     message). Run it before converting to ``datetime64[ns]``: it also keeps that
     conversion within bounds (years 1677-2262).
     """
+    limit = pd.Timestamp(latest if latest is not None else latest_date())
     for bad, what in [
-        (days > pd.Timestamp(latest), "is in the future"),
+        (days > limit, f"is in the future (after {limit.date()})"),
         (days < pd.Timestamp(EARLIEST_DATE), f"is before {EARLIEST_DATE}"),
     ]:
         if bad.any():
@@ -323,7 +415,7 @@ def parse_dates(
     *,
     row_offset: int = 2,
     fmt: str | None = None,
-    latest: str = LATEST_DATE,
+    latest: str | pd.Timestamp | None = None,
 ) -> pd.Series:
     """Parse a date column to ``datetime64[ns]`` (normalised to day).
 

@@ -102,18 +102,24 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import SourceError
-from divergence.schema import READER_SCHEMAS, validate
+from divergence.schema import RATING_BOUNDS_OTHER, READER_SCHEMAS, validate
 from divergence.sources._io import (
     file_date,
+    files,
     numeric_column,
     parse_dates,
     read_csv,
     read_json,
     require_columns,
+    resolve_duplicates,
 )
+from divergence.sources.base import Source, Upstream
 
-RATING_LO = 0.0
-RATING_HI = 3000.0
+# Parse-time bounds for any arena rating cell (board-specific ones in
+# :data:`divergence.schema.RATING_BOUNDS`): outside them a cell cannot be an Elo-scale rating.
+RATING_LO, RATING_HI = RATING_BOUNDS_OTHER
+# Interval bounds of a model with a handful of votes can be far wider than any rating.
+CI_BOUNDS = (0.0, 3000.0)
 
 SOURCE_CATALOG = "lmarena-catalog"
 SOURCE_SCRAPE = "arena-ai-scrape"
@@ -191,17 +197,15 @@ def _count(reason: str, n: int = 1) -> None:
     LAST_DROPPED[reason] = LAST_DROPPED.get(reason, 0) + n
 
 
-def _files(folder: Path, pattern: str) -> list[Path]:
-    """Sorted files matching ``pattern`` in ``folder``; raise if there are none."""
-    if not folder.is_dir():
-        raise SourceError(folder, "folder not found")
-    files = sorted(p for p in folder.glob(pattern) if p.is_file())
-    if not files:
-        raise SourceError(folder, f"no files matching {pattern!r}")
-    return files
-
-
-def _score(value: object, path: Path, column: str, row: str, required: bool) -> float:
+def _score(
+    value: object,
+    path: Path,
+    column: str,
+    row: str,
+    required: bool,
+    lo: float = RATING_LO,
+    hi: float = RATING_HI,
+) -> float:
     """One JSON rating value as float; raise on text, bool, null (if required), inf, range."""
     if type(value) is float or type(value) is int:
         out = float(value)
@@ -210,10 +214,8 @@ def _score(value: object, path: Path, column: str, row: str, required: bool) -> 
     else:
         problem = "missing value" if value is None else f"non-numeric value {value!r}"
         raise SourceError(path, problem, column=column, row=row)
-    if not RATING_LO <= out <= RATING_HI:  # also rejects NaN/inf
-        raise SourceError(
-            path, f"value {out!r} out of range [{RATING_LO}, {RATING_HI}]", column=column, row=row
-        )
+    if not lo <= out <= hi:  # also rejects NaN/inf
+        raise SourceError(path, f"value {out!r} out of range [{lo}, {hi}]", column=column, row=row)
     return out
 
 
@@ -328,8 +330,8 @@ def _read_board_json(path: Path, drop: Iterable[str] = ()) -> dict[str, list]:
             keys.append(key)
             cats.append(cat)
             rating.append(_score(rec["rating"], path, "rating", where, True))
-            lo.append(_score(rec["rating_q025"], path, "rating_q025", where, False))
-            hi.append(_score(rec["rating_q975"], path, "rating_q975", where, False))
+            lo.append(_score(rec["rating_q025"], path, "rating_q025", where, False, *CI_BOUNDS))
+            hi.append(_score(rec["rating_q975"], path, "rating_q975", where, False, *CI_BOUNDS))
     if not keys:
         raise SourceError(path, "no ratings in file")
     return {"model_key": keys, "category": cats, "rating": rating, "rating_lo": lo, "rating_hi": hi}
@@ -345,7 +347,7 @@ def _read_boards(
     frames = []
     for board, folder in folders.items():
         chosen: dict[pd.Timestamp, tuple[int, str, pd.DataFrame]] = {}
-        for path in _files(folder, "*.json"):
+        for path in files(folder, "*.json"):
             m = _COMMIT_RE.search(path.name)
             if m and m.group(1).lower() in skip_commits:
                 _count(f"{source}: seed files")
@@ -414,7 +416,7 @@ def _read_jasontrigg0(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     df = df.drop_duplicates(subset=cols)
     LAST_DROPPED[f"{SOURCE_JASON}: exact duplicate rows"] = n - len(df)
     n = len(df)
-    df = df.drop_duplicates(subset=["key", "date"], keep="first")
+    df = resolve_duplicates(df, ["key", "date"], ["rating"], path, "first row in the file")
     LAST_DROPPED[f"{SOURCE_JASON}: conflicting duplicate (key, date)"] = n - len(df)
 
     keep = df["date"] >= _JASON_FIRST_BT
@@ -505,12 +507,19 @@ def _read_nakasyou(raw: Path) -> pd.DataFrame:
         )
     values = np.column_stack(
         [
-            numeric_column(
-                body, key, path, allow_missing=False, lo=RATING_LO, hi=RATING_HI
-            ).to_numpy()
+            numeric_column(body, key, path, allow_missing=False, lo=0.0, hi=RATING_HI).to_numpy()
             for key in keys
         ]
     )
+    low = (values > 0.0) & (values < RATING_LO)  # 0 marks "not on the board that day"
+    if low.any():
+        r, c = (int(v[0]) for v in np.nonzero(low))
+        raise SourceError(
+            path,
+            f"value {values[r, c]!r} out of range [{RATING_LO}, {RATING_HI}] (0 = absent)",
+            column=keys[c],
+            row=r + 2,
+        )
     dup = dates.duplicated(keep="first").to_numpy()
     LAST_DROPPED[f"{SOURCE_NAKASYOU}: repeated date rows"] = int(dup.sum())
     keep_row = ~dup & (dates >= _NAKASYOU_FIRST_BT).to_numpy()
@@ -539,7 +548,7 @@ def _read_utterstep(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     folder = raw / "arena" / "utterstep-chatbot-arena-leaderboard-vis" / "leaderboard_tables"
     cols = ["key", "Model", "License", "Organization"]
     parts = []
-    for path in _files(folder, "leaderboard_table_*.csv"):
+    for path in files(folder, "leaderboard_table_*.csv"):
         date = file_date(path)
         if date < _UTTERSTEP_FIRST_KEYED:
             continue  # 2023 tables: display names only, no key column (documented)
@@ -629,7 +638,7 @@ class _NameResolver:
 def _read_fboulnois(raw: Path, resolver: _NameResolver) -> tuple[pd.DataFrame, pd.DataFrame]:
     """fboulnois overall-board CSVs: (ratings, meta) after display name -> key mapping."""
     base = raw / "arena" / "fboulnois-llm-leaderboard-csv"
-    paths = _files(base / "lmsys_history", "lmsys_*.csv") + _files(
+    paths = files(base / "lmsys_history", "lmsys_*.csv") + files(
         base / "lmarena_latest", "lmarena_text_*.csv"
     )
     ratings, metas = [], []
@@ -741,7 +750,13 @@ def _read_mayerwin(raw: Path, known_keys: Iterable[str]) -> pd.DataFrame:
         )
     df["pref"] = (df["mode"].str.strip() != "highest").astype(int)
     df["order"] = np.arange(len(df))
-    df = df.sort_values(["pref", "order"]).drop_duplicates(["model_name", "date"], keep="first")
+    df = resolve_duplicates(
+        df.sort_values(["pref", "order"]),
+        ["model_name", "date"],
+        ["rating"],
+        path,
+        "mode 'highest' first, then file order",
+    )
 
     variants: dict[str, set[str]] = defaultdict(set)
     for key in known_keys:
@@ -761,7 +776,13 @@ def _read_mayerwin(raw: Path, known_keys: Iterable[str]) -> pd.DataFrame:
     )
     df = df[~ambiguous & ~early]
     # two base names can only share a key if both are verbatim keys: keep the first
-    df = df.sort_values(["date", "order"]).drop_duplicates(["model_key", "date"], keep="first")
+    df = resolve_duplicates(
+        df.sort_values(["date", "order"]),
+        ["model_key", "date"],
+        ["rating"],
+        path,
+        "first row in the file",
+    )
     return _frame(
         {
             "model_key": df["model_key"].to_numpy(object),
@@ -869,3 +890,61 @@ def list_arena_keys(ratings: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = ["read_arena", "list_arena_keys", "open_weights_from_license"]
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="arena",
+    upstreams=(
+        Upstream(
+            folder="arena/lmarena-arena-catalog",
+            upstream="github.com/lmarena/arena-catalog",
+            license="none stated (LMArena terms)",
+            what="official leaderboard JSON versions 2025-01-28 to 2025-12-17",
+            feeds=("lmarena-catalog",),
+        ),
+        Upstream(
+            folder="arena/arena-ai-scrape",
+            upstream="github.com/SmallAi-API/LLM-Ranking",
+            license="none stated (arena.ai terms)",
+            what="scrapes of arena.ai text boards 2026-02-27 to 2026-03-27",
+            feeds=("arena-ai-scrape",),
+        ),
+        Upstream(
+            folder="arena/jasontrigg0-chatbot-arena-history",
+            upstream="github.com/jasontrigg0/chatbot-arena-history",
+            license="none stated",
+            what="overall rating history 2023-05 to 2025-03, key crosswalk",
+            feeds=("jasontrigg0",),
+        ),
+        Upstream(
+            folder="arena/nakasyou-lmarena-history",
+            upstream="github.com/nakasyou/lmarena-history",
+            license="MIT",
+            what="overall rating history 2023-05 to 2025-02",
+            feeds=("nakasyou",),
+        ),
+        Upstream(
+            folder="arena/fboulnois-llm-leaderboard-csv",
+            upstream="github.com/fboulnois/llm-leaderboard-csv",
+            license="MPL-2.0",
+            what="LMSYS leaderboard CSV snapshots 2024-06 to 2025-08",
+            feeds=("fboulnois",),
+        ),
+        Upstream(
+            folder="arena/utterstep-chatbot-arena-leaderboard-vis",
+            upstream="github.com/utterstep/chatbot-arena-leaderboard-vis",
+            license="none stated",
+            what="LMArena model metadata tables",
+            feeds=("utterstep",),
+        ),
+        Upstream(
+            folder="arena/mayerwin-AI-Arena-History",
+            upstream="github.com/mayerwin/AI-Arena-History",
+            license="MIT",
+            what="flagship overall ratings 2023-12 to 2026-03",
+            feeds=("mayerwin",),
+        ),
+    ),
+    reader=read_arena,
+)

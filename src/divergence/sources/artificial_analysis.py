@@ -60,11 +60,24 @@ import pandas as pd
 
 from divergence.errors import SourceError
 from divergence.schema import validate
-from divergence.sources._io import as_float, parse_dates, read_csv, read_json, require_keys
+from divergence.sources._io import (
+    as_float,
+    file_date,
+    files_under,
+    numeric_column,
+    parse_dates,
+    read_csv,
+    read_json,
+    require_keys,
+    text_field,
+)
+from divergence.sources.base import Source, Upstream
 
 SOURCE = "artificial-analysis"
 AS_OF = pd.Timestamp("2026-07-31")
 FOLDER = Path("benchmarks") / "artificial-analysis"
+SCRAPES = Path("benchmarks") / "tennisatw-weekly-aa-scrapes"
+SOOTHSAYER = Path("benchmarks") / "project-soothsayer" / "benchmarks"
 
 _RECORD_KEYS = [
     "slug",
@@ -121,16 +134,6 @@ def _slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _text(value: object, path: Path, column: str, row: str, *, required: bool = True) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise SourceError(
-            path, f"expected a non-empty string, got {value!r}", column=column, row=row
-        )
-    return value
-
-
 def _open_weights(folder: Path) -> dict[str, bool]:
     """Slug -> open weights from ``aa_model_data.json``, cross-checked with the CSV export."""
     jpath = folder / "aa_model_data.json"
@@ -167,7 +170,7 @@ def _scraped_reasoning(folder: Path) -> dict[str, bool]:
     for i, rec in enumerate(doc):
         row = f"[{i}]"
         require_keys(rec, ["slug", "is_reasoning"], path, row=row)
-        slug = _text(rec["slug"], path, "slug", row)
+        slug = text_field(rec, "slug", path, row)
         if not isinstance(rec["is_reasoning"], bool):
             raise SourceError(
                 path,
@@ -229,9 +232,9 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     for i, rec in enumerate(records):
         row = f"data[{i}]"
         require_keys(rec, _RECORD_KEYS, path, row=row)
-        _text(rec["slug"], path, "slug", row)
-        _text(rec["name"], path, "name", row)
-        _text(rec["release_date"], path, "release_date", row, required=False)
+        text_field(rec, "slug", path, row)
+        text_field(rec, "name", path, row)
+        text_field(rec, "release_date", path, row, required=False)
         for key in ("model_creator", "evaluations", "pricing"):
             if not isinstance(rec[key], dict):
                 raise SourceError(
@@ -274,9 +277,7 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
             {
                 "source_model": sid,
                 "display_name": name.strip(),
-                "organization": _text(
-                    rec["model_creator"]["name"], path, "model_creator.name", row, required=False
-                ),
+                "organization": text_field(rec["model_creator"], "name", path, row, required=False),
                 "release_date": rec["release_date"],
                 "open_weights": open_w.get(rec["slug"]),
                 "reasoning": reasoning,
@@ -287,6 +288,11 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     bench = pd.DataFrame(bench_rows, columns=["source_model", "benchmark", "score"])
     bench = _harmonise_fractions(bench)
     bench = bench.assign(source=SOURCE, as_of=AS_OF, self_reported=False)
+    dated = pd.concat(
+        [_soothsayer(raw, records, ids), _weekly_scrapes(raw, records, ids)], ignore_index=True
+    )
+    bench = pd.concat([bench, dated.assign(source=SOURCE, self_reported=False)], ignore_index=True)
+    bench = _first_of_each_value(bench)
     bench = _dedupe_max(bench, ["source", "source_model", "benchmark", "as_of"], "score")
 
     adoption = pd.DataFrame(adopt_rows, columns=["source_model", "signal", "value"])
@@ -305,8 +311,168 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     }
 
 
+def _first_of_each_value(bench: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, benchmark) keep a dated value only where it differs from the previous one.
+
+    The features use the earliest ``as_of``; repeating an unchanged value every week adds
+    rows and no information, while a changed value (an index re-versioned) is kept.
+    Values within the scrapes' rounding (0.05 points on an index, 0.0005 on a fraction)
+    count as unchanged.
+    """
+    bench = bench.sort_values(["source_model", "benchmark", "as_of"], kind="mergesort")
+    grp = bench.groupby(["source_model", "benchmark"], sort=False)["score"]
+    prev = grp.shift(1)
+    # the scrapes round to 0.1 percentage point: closer values are the same measurement
+    tol = np.where(bench["benchmark"].str.contains("index"), 0.05, 0.0005) + 1e-9
+    keep = prev.isna() | ((bench["score"] - prev).abs() > tol)
+    return bench[keep].reset_index(drop=True)
+
+
+def _api_name_keys(records: list[dict], ids: list[str]) -> dict[tuple[str, bool | None], set[str]]:
+    """Matching keys of every API record: (squashed name, reasoning flag) -> source ids.
+
+    A key is the lower-cased name with every non-alphanumeric character removed, taken
+    with and without the "(Reasoning...)" / "(Non-reasoning...)" label and without the
+    word "Instruct" (the weekly scrapes write "GPT-5.3Codex(xhigh) reasoning" for
+    ``GPT-5.3 Codex (xhigh)`` and "Llama 3.3 70B" for ``Llama 3.3 Instruct 70B``).
+    """
+    out: dict[tuple[str, bool | None], set[str]] = {}
+    for rec, sid in zip(records, ids, strict=True):
+        name = rec["name"].lower()
+        flag = reasoning_from_name(rec["name"])
+        stripped = _LABEL.sub("", name)
+        for variant in {name, stripped, _INSTRUCT.sub("", stripped)}:
+            key = _squash(variant)
+            out.setdefault((key, bool(flag)), set()).add(sid)
+            out.setdefault((key, None), set()).add(sid)
+    return out
+
+
+_LABEL = re.compile(r"\((?:adaptive\s+)?(?:non-)?reasoning[^)]*\)", re.IGNORECASE)
+_INSTRUCT = re.compile(r"\binstruct\b", re.IGNORECASE)
+_SCRAPE_BOARDS = {  # leaderboard file stem -> API evaluation key (arena boards left out)
+    "gpqadiamond": "gpqa",
+    "livecodebench": "livecodebench",
+    "lcb": "livecodebench",
+    "mmlupro": "mmlu_pro",
+    "hle": "hle",
+    "aime2025": "aime_25",
+    "ifbench": "ifbench",
+    "aalcr": "lcr",
+    "terminalbenchhard": "terminalbench_hard",
+    "terminalbench_hard": "terminalbench_hard",
+}
+_SCRAPE_DIR = re.compile(r"^(\d{2})-(\d{2})-(\d{2})$")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _weekly_scrapes(raw: Path, records: list[dict], ids: list[str]) -> pd.DataFrame:
+    """Dated scores from ``tennisatw-weekly-aa-scrapes`` (percent -> fraction).
+
+    Folders ``YY-MM-DD/leaderboards/leaderboard_<board>.csv`` (columns ``Name``,
+    ``Score``; some under ``2025/``) are scrapes of the Artificial Analysis evaluation
+    pages on that day. A scraped name is matched to an API record by its squashed name
+    and reasoning flag (a trailing " reasoning"), then by the squashed name alone; names
+    matching no record or several are left out. Two names of one day that map to one
+    record with different scores are both left out (no rule can pick one).
+    """
+    folder = Path(raw) / SCRAPES
+    if not folder.is_dir():
+        return pd.DataFrame(columns=["source_model", "benchmark", "score", "as_of"])
+    keys = _api_name_keys(records, ids)
+    rows: list[tuple[str, str, float, pd.Timestamp, str]] = []
+    for path in files_under(folder, "leaderboard_*.csv"):
+        board = path.stem.removeprefix("leaderboard_")
+        m = _SCRAPE_DIR.match(path.parent.parent.name)
+        if board not in _SCRAPE_BOARDS or m is None:
+            continue
+        day = pd.Timestamp(f"20{m.group(1)}-{m.group(2)}-{m.group(3)}")
+        df = read_csv(path, required=["Name", "Score"], dtype={"Name": str}, keep_default_na=False)
+        score = numeric_column(df, "Score", path, lo=0.0, hi=100.0)
+        for name, val in zip(df["Name"], score, strict=True):
+            if np.isnan(val) or not name.strip():
+                continue
+            flag = name.endswith(" reasoning")
+            key = _squash(name.removesuffix(" reasoning"))
+            hit = keys.get((key, flag)) or keys.get((key, None)) or set()
+            if len(hit) == 1:
+                rows.append((next(iter(hit)), f"aa:{_SCRAPE_BOARDS[board]}", val / 100, day, name))
+    df = pd.DataFrame(rows, columns=["source_model", "benchmark", "score", "as_of", "name"])
+    per = df.groupby(["source_model", "benchmark", "as_of"])["score"].transform("nunique")
+    return df[per == 1].drop(columns="name").drop_duplicates().reset_index(drop=True)
+
+
+def _soothsayer(raw: Path, records: list[dict], ids: list[str]) -> pd.DataFrame:
+    """Dated scores from project-soothsayer's ``artificialanalysis_YYYYMMDD.csv``.
+
+    A copy of the Artificial Analysis API table on the file's date (columns ``id``,
+    ``name``, ``eval_<key>``); rows are matched to the API pull by the record ``id``
+    (rows whose id is not in the pull are left out). Scales as in the API.
+    """
+    folder = Path(raw) / SOOTHSAYER
+    if not folder.is_dir():
+        return pd.DataFrame(columns=["source_model", "benchmark", "score", "as_of"])
+    by_id = {r.get("id"): sid for r, sid in zip(records, ids, strict=True) if r.get("id")}
+    frames = []
+    for path in files_under(folder, "artificialanalysis_*.csv"):
+        day = file_date(path)
+        df = read_csv(path, required=["id", "name"], dtype={"id": str, "name": str})
+        evals = [c for c in df.columns if c.startswith("eval_")]
+        sid = df["id"].map(by_id)
+        for col in evals:
+            hi = 100.0 if "index" in col else 1.0
+            val = numeric_column(df, col, path, lo=0.0, hi=hi)
+            ok = val.notna() & sid.notna()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "source_model": sid[ok],
+                        "benchmark": "aa:" + col.removeprefix("eval_"),
+                        "score": val[ok],
+                        "as_of": day,
+                    }
+                )
+            )
+    if not frames:
+        return pd.DataFrame(columns=["source_model", "benchmark", "score", "as_of"])
+    return pd.concat(frames, ignore_index=True)
+
+
 def _dedupe_max(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     """Drop exact duplicates; on conflicting keys keep the highest ``value``; sort by keys."""
     df = df.drop_duplicates()
     df = df.sort_values([*keys, value], ascending=[True] * len(keys) + [False], kind="mergesort")
     return df.drop_duplicates(keys).reset_index(drop=True)
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="artificial-analysis",
+    upstreams=(
+        Upstream(
+            folder="benchmarks/artificial-analysis",
+            upstream="artificialanalysis.ai API (pull of 2026-07-31)",
+            license="Artificial Analysis terms; attribution required",
+            what="Intelligence Index and benchmark scores, prices",
+            feeds=("artificial-analysis",),
+        ),
+        Upstream(
+            folder="benchmarks/tennisatw-weekly-aa-scrapes",
+            upstream="tennisatw weekly scrapes of artificialanalysis.ai evaluation pages",
+            license="none stated (Artificial Analysis terms; attribution required)",
+            what="dated AA scores 2025-08-17 to 2026-03-29",
+            feeds=("artificial-analysis",),
+        ),
+        Upstream(
+            folder="benchmarks/project-soothsayer",
+            upstream="project-soothsayer, a peer project (copy of the Artificial Analysis API table)",
+            license="MIT (the copy; Alexander King); Artificial Analysis terms for the figures",
+            what="AA API table of 2026-03-15",
+            feeds=("artificial-analysis",),
+        ),
+    ),
+    reader=read,
+)

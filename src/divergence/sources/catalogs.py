@@ -78,14 +78,17 @@ import pandas as pd
 from divergence import schema
 from divergence.errors import SourceError
 from divergence.sources._io import (
+    ADOPTION_KEYS,
     as_float,
     check_dates,
     file_date,
+    files,
     parse_dates,
     read_csv,
     read_json,
     require_keys,
 )
+from divergence.sources.base import Source, Upstream
 
 SOURCE_MODELS_DEV = "models.dev"
 SOURCE_LITELLM = "litellm"
@@ -101,7 +104,6 @@ LITELLM_FOLDERS = (
 PYDANTIC_DIR = Path("adoption/pydantic-genai-prices")
 SIMONW_DIR = Path("adoption/simonw-llm-prices")
 
-ADOPTION_KEYS = ["source", "source_model", "signal", "date"]
 PRICE_IN = "price_input_usd_per_mtok"
 PRICE_OUT = "price_output_usd_per_mtok"
 PER_MTOK = 1e6
@@ -182,13 +184,6 @@ FIRST_PARTY = {
     "zai": "Z.ai",
     "zhipuai": "Zhipu AI",
 }
-
-
-def _files(folder: Path, pattern: str) -> list[Path]:
-    files = sorted(folder.glob(pattern))
-    if not files:
-        raise SourceError(folder, f"no files matching {pattern!r}")
-    return files
 
 
 def _frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -388,7 +383,7 @@ def read_litellm(raw: Path) -> pd.DataFrame:
     folder = Path(raw) / LITELLM_DIR
     recs = []
     for priority, sub in enumerate(LITELLM_FOLDERS):
-        for path in _files(folder / sub, "*.json"):
+        for path in files(folder / sub, "*.json"):
             date = file_date(path)
             doc = read_json(path)
             if not isinstance(doc, dict) or not doc:
@@ -540,7 +535,7 @@ def read_pydantic(raw: Path) -> pd.DataFrame:
         Adoption rows of source ``pydantic-genai-prices``.
     """
     recs = []
-    for path in _files(Path(raw) / PYDANTIC_DIR, "*_data.json"):
+    for path in files(Path(raw) / PYDANTIC_DIR, "*_data.json"):
         date = file_date(path)
         doc = read_json(path)
         if not isinstance(doc, list) or not doc:
@@ -587,7 +582,7 @@ def read_simonw(raw: Path) -> dict[str, pd.DataFrame]:
         ``"adoption"`` (source ``simonw-llm-prices``) and ``"meta"``.
     """
     recs, meta = [], []
-    for path in _files(Path(raw) / SIMONW_DIR, "*.json"):
+    for path in files(Path(raw) / SIMONW_DIR, "*.json"):
         doc = read_json(path)
         require_keys(doc, ["vendor", "models"], path)
         if not isinstance(doc["models"], list):
@@ -678,3 +673,40 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         "adoption": schema.validate(adoption, "adoption", origin),
         "meta": schema.validate(meta, "meta", origin),
     }
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="catalogs",
+    upstreams=(
+        Upstream(
+            folder="adoption/models.dev",
+            upstream="github.com/sst/models.dev",
+            license="not stated in the copy; see upstream",
+            what="provider x model catalogue",
+            feeds=("models.dev",),
+        ),
+        Upstream(
+            folder="adoption/litellm-prices-history",
+            upstream="github.com/BerriAI/litellm (model_prices_and_context_window.json history)",
+            license="not stated in the copy; see upstream",
+            what="first-seen dates, providers, prices",
+            feeds=("litellm",),
+        ),
+        Upstream(
+            folder="adoption/pydantic-genai-prices",
+            upstream="github.com/pydantic/genai-prices",
+            license="not stated in the copy; see upstream",
+            what="prices",
+            feeds=("pydantic-genai-prices",),
+        ),
+        Upstream(
+            folder="adoption/simonw-llm-prices",
+            upstream="github.com/simonw/llm-prices",
+            license="not stated in the copy; see upstream",
+            what="prices",
+            feeds=("simonw-llm-prices",),
+        ),
+    ),
+    reader=read,
+)

@@ -81,6 +81,7 @@ import pandas as pd
 from divergence.errors import SourceError
 from divergence.schema import validate
 from divergence.sources._io import numeric_column, parse_dates, read_csv, read_yaml
+from divergence.sources.base import Source, Upstream
 
 STITCHING = Path("benchmarks") / "epoch-benchmark-stitching"
 ECI_DIR = Path("benchmarks") / "epoch-eci-via-metr_graph"
@@ -535,3 +536,40 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         "benchmarks": validate(bench, "benchmarks", origin),
         "meta": validate(meta, "meta", origin),
     }
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="epoch",
+    upstreams=(
+        Upstream(
+            folder="benchmarks/epoch-benchmark-stitching",
+            upstream="github.com/epoch-research/benchmark-stitching",
+            license="MIT",
+            what="Epoch runs, external benchmarks, model versions (2025-11-21)",
+            feeds=("epoch", "epoch-external"),
+        ),
+        Upstream(
+            folder="benchmarks/epoch-eci-via-metr_graph",
+            upstream="Epoch Capabilities Index (third-party copy)",
+            license="CC-BY (Epoch AI)",
+            what="ECI, organisation, accessibility; METR time horizons (source 'metr')",
+            feeds=("epoch-eci", "metr"),
+        ),
+        Upstream(
+            folder="benchmarks/epoch-all-ai-models-snapshot",
+            upstream="Epoch AI models database",
+            license="not stated in the copy; see upstream",
+            what="model metadata",
+            feeds=("epoch-models",),
+        ),
+        Upstream(
+            folder="benchmarks/epoch-open-model-trends",
+            upstream="Epoch AI open model trends",
+            license="not stated in the copy; see upstream",
+            what="model metadata (accessibility, dates)",
+            feeds=("epoch-models",),
+        ),
+    ),
+    reader=read,
+)

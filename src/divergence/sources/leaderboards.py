@@ -96,13 +96,20 @@ import pandas as pd
 
 from divergence.errors import SourceError
 from divergence.schema import validate
-from divergence.sources._io import as_float, read_json, read_yaml, require_keys
+from divergence.sources._io import (
+    as_float,
+    latest_date,
+    read_json,
+    read_yaml,
+    require_keys,
+    text_field,
+)
+from divergence.sources.base import Source, Upstream
 
 if TYPE_CHECKING:
     from pandas._libs.tslibs.nattype import NaTType
 
 BENCH_KEYS = ["source", "source_model", "benchmark", "as_of"]
-_LATEST = pd.Timestamp("2027-01-01")
 _EARLIEST = pd.Timestamp("1900-01-01")  # also keeps datetime64[ns] conversion in bounds
 _META_DEFAULT: dict[str, Any] = {
     "display_name": None,
@@ -133,20 +140,16 @@ def _date(value: Any, path: Path, column: str, row: Any) -> pd.Timestamp | NaTTy
     if ts.tzinfo is not None:
         ts = ts.tz_convert(None)
     ts = ts.normalize()
-    if ts > _LATEST:
-        raise SourceError(path, f"date {value!r} is in the future", column=column, row=row)
+    latest = pd.Timestamp(latest_date())
+    if ts > latest:
+        raise SourceError(
+            path, f"date {value!r} is in the future (after {latest.date()})", column=column, row=row
+        )
     if ts < _EARLIEST:
         raise SourceError(
             path, f"date {value!r} is before {_EARLIEST.date()}", column=column, row=row
         )
     return ts
-
-
-def _text(record: dict, key: str, path: Path, row: Any) -> str:
-    value = record.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise SourceError(path, "missing or non-text value", column=key, row=row)
-    return value
 
 
 def _best(rows: list[dict]) -> pd.DataFrame:
@@ -209,7 +212,7 @@ def read_weirdml(raw: Path) -> dict[str, pd.DataFrame]:
         recs.append(
             (
                 key,
-                _text(rec, "display_name", path, row),
+                text_field(rec, "display_name", path, row),
                 _date(rec["release_date"], path, "release_date", row),
                 100.0 * score,
             )
@@ -301,7 +304,7 @@ def read_arcagi(raw: Path) -> dict[str, pd.DataFrame]:
             m = _ARC_SET.fullmatch(str(e["datasetId"]))
             if not m:
                 continue
-            model = _text(e, "modelId", path, row)
+            model = text_field(e, "modelId", path, row)
             score = as_float(e["score"], path, "score", row, lo=0.0, hi=1.0)
             if math.isnan(score):
                 raise SourceError(path, "missing value", column="score", row=row)
@@ -320,7 +323,7 @@ def read_arcagi(raw: Path) -> dict[str, pd.DataFrame]:
                 {
                     "source": "arc-agi",
                     "source_model": model,
-                    "display_name": _text(e, "modelDisplayName", path, row),
+                    "display_name": text_field(e, "modelDisplayName", path, row),
                     "organization": e["providerDisplayName"] or None,
                     "release_date": _date(e["modelReleaseDate"], path, "modelReleaseDate", row),
                 },
@@ -383,7 +386,7 @@ def _aider_runs(path: Path, benchmark: str, cases: int) -> list[dict]:
     for i, rec in enumerate(doc):
         row = f"run {i + 1}"
         require_keys(rec, ["model", "date", "pass_rate_2", "test_cases"], path, row=row)
-        label = _text(rec, "model", path, row)
+        label = text_field(rec, "model", path, row)
         command = rec.get("command")
         if command is not None and not isinstance(command, str):
             raise SourceError(path, f"expected text, got {command!r}", column="command", row=row)
@@ -511,7 +514,7 @@ def read_swebench(raw: Path) -> dict[str, pd.DataFrame]:
         for i, r in enumerate(by_name[board]):
             row = f"{board}[{i}]"
             require_keys(r, ["name", "date", "resolved", "tags"], path, row=row)
-            name = _text(r, "name", path, row)
+            name = text_field(r, "name", path, row)
             tags = r["tags"]
             if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
                 raise SourceError(path, "expected a list of text tags", column="tags", row=row)
@@ -601,3 +604,40 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         df = df.sort_values(keys, kind="mergesort", na_position="last")
         out[kind] = validate(df, kind, str(Path(raw) / "benchmarks"))
     return out
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="leaderboards",
+    upstreams=(
+        Upstream(
+            folder="benchmarks/weirdml",
+            upstream="WeirdML",
+            license="MIT",
+            what="WeirdML accuracy",
+            feeds=("weirdml",),
+        ),
+        Upstream(
+            folder="benchmarks/arc-agi",
+            upstream="ARC Prize leaderboard",
+            license="none stated",
+            what="ARC-AGI scores",
+            feeds=("arc-agi",),
+        ),
+        Upstream(
+            folder="benchmarks/aider",
+            upstream="github.com/Aider-AI/aider",
+            license="Apache-2.0",
+            what="Aider polyglot and edit leaderboards",
+            feeds=("aider",),
+        ),
+        Upstream(
+            folder="benchmarks/swe-bench",
+            upstream="swebench.com",
+            license="CC BY-NC 4.0 (non-commercial)",
+            what="SWE-bench bash-only, Verified, Lite",
+            feeds=("swe-bench",),
+        ),
+    ),
+    reader=read,
+)

@@ -55,7 +55,8 @@ import pandas as pd
 
 from divergence.errors import SourceError
 from divergence.schema import validate
-from divergence.sources._io import file_date, numeric_column, read_csv, read_json
+from divergence.sources._io import file_date, latest_date, numeric_column, read_csv, read_json
+from divergence.sources.base import Source, Upstream
 
 if TYPE_CHECKING:
     from pandas._libs.tslibs.nattype import NaTType
@@ -184,8 +185,13 @@ def _release_date(entry: dict, path: Path, row: str) -> pd.Timestamp | NaTType:
         ts = pd.Timestamp(value)
     except ValueError:
         raise SourceError(path, f"invalid date {value!r}", column="version", row=row) from None
-    if ts > pd.Timestamp("2027-01-01"):
-        raise SourceError(path, f"date {value!r} is in the future", column="version", row=row)
+    if ts > pd.Timestamp(latest_date()):
+        raise SourceError(
+            path,
+            f"date {value!r} is in the future (after {latest_date()})",
+            column="version",
+            row=row,
+        )
     if ts < pd.Timestamp("1900-01-01"):
         raise SourceError(path, f"date {value!r} is before 1900-01-01", column="version", row=row)
     return ts
@@ -262,3 +268,19 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     )
     meta = validate(meta, "meta", str(folder))
     return {"benchmarks": bench, "meta": meta}
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="livebench",
+    upstreams=(
+        Upstream(
+            folder="benchmarks/livebench",
+            upstream="github.com/LiveBench/LiveBench",
+            license="not stated in the copy; see upstream",
+            what="LiveBench release tables",
+            feeds=("livebench",),
+        ),
+    ),
+    reader=read,
+)

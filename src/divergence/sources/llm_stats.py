@@ -68,7 +68,8 @@ import pandas as pd
 
 from divergence.errors import SourceError
 from divergence.schema import validate
-from divergence.sources._io import as_float, parse_dates, read_json, require_keys
+from divergence.sources._io import as_float, parse_dates, read_json, require_keys, text_field
+from divergence.sources.base import Source, Upstream
 
 SOURCE = "llm-stats"
 FOLDER = Path("benchmarks") / "llm-stats" / "data"
@@ -99,22 +100,13 @@ _META_COLS = [
 ]
 
 
-def _text(rec: dict, key: str, path: Path, row: str, *, required: bool = True) -> str | None:
-    value = rec[key]
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise SourceError(path, f"expected a non-empty string, got {value!r}", column=key, row=row)
-    return value
-
-
 def _catalogue(folder: Path) -> dict[str, float]:
     """Benchmark id -> ``max_score`` from ``benchmarks/*.json``."""
     out: dict[str, float] = {}
     for path in sorted((folder / "benchmarks").glob("*.json")):
         rec = read_json(path)
         require_keys(rec, ["benchmark_id", "max_score"], path)
-        bid = _text(rec, "benchmark_id", path, path.stem)
+        bid = text_field(rec, "benchmark_id", path, path.stem)
         out[bid] = as_float(rec["max_score"], path, "max_score", bid, lo=0.0)
     if not out:
         raise SourceError(folder / "benchmarks", "no benchmark catalogue files")
@@ -126,8 +118,8 @@ def _organizations(folder: Path) -> dict[str, str | None]:
     for path in sorted((folder / "organizations").glob("*/organization.json")):
         rec = read_json(path)
         require_keys(rec, ["organization_id", "name"], path)
-        oid = _text(rec, "organization_id", path, path.parent.name)
-        name = _text(rec, "name", path, oid)
+        oid = text_field(rec, "organization_id", path, path.parent.name)
+        name = text_field(rec, "name", path, oid)
         out[oid] = None if name.strip().lower() == "unknown" else name.strip()
     return out
 
@@ -194,17 +186,17 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         mpath = d / "model.json"
         model = read_json(mpath)
         require_keys(model, _MODEL_KEYS, mpath)
-        mid = _text(model, "model_id", mpath, d.name)
-        org_id = _text(model, "organization_id", mpath, mid)
+        mid = text_field(model, "model_id", mpath, d.name)
+        org_id = text_field(model, "organization_id", mpath, mid)
         if org_id not in orgs:
             raise SourceError(
                 mpath, f"unknown organization {org_id!r}", column="organization_id", row=mid
             )
-        license_id = _text(model, "license_id", mpath, mid, required=False)
+        license_id = text_field(model, "license_id", mpath, mid, required=False)
         params = as_float(model["param_count"], mpath, "param_count", mid, lo=0.0)
         dates = {}
         for key in ("release_date", "announcement_date"):
-            s = pd.Series([_text(model, key, mpath, mid, required=False)], dtype=object)
+            s = pd.Series([text_field(model, key, mpath, mid, required=False)], dtype=object)
             dates[key] = parse_dates(s, key, mpath, row_offset=0).iloc[0]
         release = (
             dates["release_date"] if pd.notna(dates["release_date"]) else dates["announcement_date"]
@@ -212,7 +204,7 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         meta_rows.append(
             {
                 "source_model": mid,
-                "display_name": _text(model, "name", mpath, mid).strip(),
+                "display_name": text_field(model, "name", mpath, mid).strip(),
                 "organization": orgs[org_id],
                 "release_date": release,
                 "open_weights": _open_weights(license_id),
@@ -231,7 +223,7 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         for i, rec in enumerate(doc):
             row = f"[{i}]"
             require_keys(rec, _RESULT_KEYS, bpath, row=row)
-            bid = _text(rec, "benchmark_id", bpath, row)
+            bid = text_field(rec, "benchmark_id", bpath, row)
             row = f"[{i}] ({bid})"
             if rec["model_id"] != mid:
                 raise SourceError(
@@ -259,7 +251,7 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
                     "self_reported": flag,
                     "method": rec.get("analysis_method"),
                     "release": release,
-                    "created": _text(rec, "created_at", bpath, row, required=False),
+                    "created": text_field(rec, "created_at", bpath, row, required=False),
                 }
             )
         created = parse_dates(
@@ -315,3 +307,19 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         "benchmarks": validate(bench, "benchmarks", origin),
         "meta": validate(meta, "meta", origin),
     }
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="llm-stats",
+    upstreams=(
+        Upstream(
+            folder="benchmarks/llm-stats",
+            upstream="llm-stats.com",
+            license="CC BY 4.0",
+            what="vendor self-reported scores and metadata",
+            feeds=("llm-stats",),
+        ),
+    ),
+    reader=read,
+)

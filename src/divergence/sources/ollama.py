@@ -42,7 +42,8 @@ import pandas as pd
 
 from divergence import schema
 from divergence.errors import SourceError
-from divergence.sources._io import check_dates, check_range, read_csv
+from divergence.sources._io import ADOPTION_KEYS, check_dates, check_range, read_csv
+from divergence.sources.base import Source, Upstream
 
 SIGNAL = "ollama_pulls"
 AUDITOMATIC = (
@@ -57,7 +58,6 @@ D3RHAMI = (
     "pull",
     "pull_str",
 )
-ADOPTION_KEYS = ["source", "source_model", "signal", "date"]
 
 _COUNT = re.compile(r"^([0-9][0-9,]*(?:\.[0-9]+)?)\s*([KMB]?)$", re.IGNORECASE)
 _SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}
@@ -200,3 +200,26 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         "adoption": schema.validate(df, "adoption", str(raw / "adoption")),
         "meta": schema.empty("meta"),
     }
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="ollama",
+    upstreams=(
+        Upstream(
+            folder="adoption/auditomatic-ollama-models-registry",
+            upstream="github.com/auditomatic/ollama-models-registry",
+            license="none stated",
+            what="Ollama pull counts",
+            feeds=("ollama-auditomatic",),
+        ),
+        Upstream(
+            folder="adoption/d3rhami-ollama-gallery",
+            upstream="github.com/d3rhami/ollama-gallery",
+            license="none stated",
+            what="Ollama pull counts",
+            feeds=("ollama-d3rhami",),
+        ),
+    ),
+    reader=read,
+)

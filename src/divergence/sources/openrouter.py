@@ -84,8 +84,10 @@ import pandas as pd
 from divergence import schema
 from divergence.errors import SourceError
 from divergence.sources._io import (
+    ADOPTION_KEYS,
     as_float,
     file_date,
+    files,
     numeric_column,
     parse_dates,
     read_csv,
@@ -93,6 +95,7 @@ from divergence.sources._io import (
     read_yaml,
     require_keys,
 )
+from divergence.sources.base import Source, Upstream
 
 SOURCE_DAILY = "openrouter-daily"
 SOURCE_WEEKLY = "openrouter-weekly"
@@ -106,7 +109,6 @@ PRICES_FILE = Path("adoption/casualstudy-openrouter/openrouter-prices.json")
 CROSSWALK_YAML = Path("adoption/wyl2607-llm-carbon-index/model_crosswalk.yaml")
 
 CROSSWALK_COLUMNS = ["source", "source_model", "other_source", "other_model"]
-ADOPTION_KEYS = ["source", "source_model", "signal", "date"]
 PER_MTOK = 1e6
 DELETED_WINDOW_DAYS = 3
 _VARIANT = re.compile(r":(free|beta)$")
@@ -125,13 +127,6 @@ def base_id(model_id: str) -> str:
     str
     """
     return _VARIANT.sub("", model_id)
-
-
-def _files(folder: Path, pattern: str) -> list[Path]:
-    files = sorted(folder.glob(pattern))
-    if not files:
-        raise SourceError(folder, f"no files matching {pattern!r}")
-    return files
 
 
 def _rows(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -192,7 +187,7 @@ def read_daily(raw: Path) -> pd.DataFrame:
         Adoption rows of source ``openrouter-daily``.
     """
     frames = []
-    for path in _files(Path(raw) / DAILY_DIR, "openrouter_rankings_daily_*.csv"):
+    for path in files(Path(raw) / DAILY_DIR, "openrouter_rankings_daily_*.csv"):
         df = read_csv(
             path,
             required=["date", "model_permaslug", "total_tokens"],
@@ -305,7 +300,7 @@ def read_weekly(raw: Path) -> dict[str, pd.DataFrame]:
         ``"adoption"`` rows of source ``openrouter-weekly`` and ``"meta"`` display names.
     """
     folder = Path(raw) / WEEKLY_DIR
-    main = [_read_week(p) for p in _files(folder, "*.json")]
+    main = [_read_week(p) for p in files(folder, "*.json")]
     deleted_dir = folder / "deleted_in_history"
     deleted = (
         [_read_week(p) for p in sorted(deleted_dir.glob("*.json"))] if deleted_dir.exists() else []
@@ -377,7 +372,7 @@ def read_catalog(raw: Path) -> dict[str, pd.DataFrame]:
     """
     folder = Path(raw) / CATALOG_DIR
     recs = []
-    for path in _files(folder, "openrouter_????-??-??.json"):
+    for path in files(folder, "openrouter_????-??-??.json"):
         snap = file_date(path)
         doc = read_json(path)
         require_keys(doc, ["data"], path)
@@ -481,7 +476,7 @@ def read_catalog(raw: Path) -> dict[str, pd.DataFrame]:
 
 def _read_id_crosswalk(folder: Path) -> pd.DataFrame:
     frames = []
-    for path in _files(folder, "openrouter_id_crosswalk_*.csv"):
+    for path in files(folder, "openrouter_id_crosswalk_*.csv"):
         df = read_csv(
             path,
             required=["id", "canonical_slug", "hugging_face_id"],
@@ -646,3 +641,47 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     )
     meta = _finish_meta([weekly["meta"], catalog["meta"], read_open_closed(raw)], raw / "adoption")
     return {"adoption": adoption, "meta": meta, "crosswalk": catalog["crosswalk"]}
+
+
+# Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
+SPEC = Source(
+    name="openrouter",
+    upstreams=(
+        Upstream(
+            folder="adoption/openrouter-rankings-daily-combined",
+            upstream="OpenRouter rankings",
+            license="CC BY 4.0",
+            what="daily tokens per model",
+            feeds=("openrouter-daily",),
+        ),
+        Upstream(
+            folder="adoption/johnbean393-openrouter-inference-stats",
+            upstream="github.com/johnbean393/openrouter-inference-stats",
+            license="none stated",
+            what="weekly OpenRouter top models",
+            feeds=("openrouter-weekly",),
+        ),
+        Upstream(
+            folder="adoption/casualstudy-openrouter",
+            upstream="casualstudy OpenRouter scrape",
+            license="none stated",
+            what="OpenRouter usage and prices",
+            feeds=("openrouter-catalog",),
+        ),
+        Upstream(
+            folder="adoption/wyl2607-llm-carbon-index",
+            upstream="github.com/wyl2607/llm-carbon-index",
+            license="none stated",
+            what="OpenRouter usage, open/closed crosswalk",
+            feeds=("openrouter-crosswalk",),
+        ),
+        Upstream(
+            folder="adoption/uyhcire-openrouter-catalog-snapshots",
+            upstream="github.com/uyhcire/openrouter-catalog-snapshots",
+            license="none stated",
+            what="OpenRouter catalogue snapshots, id crosswalk",
+            feeds=("openrouter-catalog",),
+        ),
+    ),
+    reader=read,
+)
