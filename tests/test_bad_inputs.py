@@ -1047,7 +1047,7 @@ PREDICT_CASES = {  # corpus file -> fragments of the one error line
     "header_only.csv": ("no data rows",),
     "inf.csv": ("'aa.mmlu_pro'", "row 2", "infinite"),
     "negative_inf.csv": ("'aa.gpqa'", "row 1", "infinite"),
-    "huge_value.csv": ("'adopt.openrouter_tokens_daily_90d'", "row 1", "out of range"),
+    "huge_value.csv": ("'adopt.openrouter_tokens_weekly_90d'", "row 1", "out of range"),
     "latin1.csv": ("not valid UTF-8",),
     "utf16.csv": ("not valid UTF-8",),
     "duplicate_column.csv": ("'aa.gpqa'", "duplicate"),

@@ -31,6 +31,8 @@ def test_rebuild_is_identical_to_committed_snapshot(fresh):
             f"{t} differs: rebuild data/snapshot"
         )
     assert (fresh / "SOURCES.md").read_text() == (SNAPSHOT / "SOURCES.md").read_text()
+    for name in ["conflicts_release.csv", "conflicts_open_weights.csv"]:
+        assert (fresh / name).read_bytes() == (SNAPSHOT / name).read_bytes(), name
 
 
 def test_manifest_has_attribution_and_counts(snapshot):

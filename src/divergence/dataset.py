@@ -7,25 +7,32 @@ atomically (:mod:`divergence.snapshot`).
 
 Conflict rules for model metadata:
 
-- ``release_date``: the date embedded in the arena key (``-20241022``,
-  ``-2024-05-13``) if any; else the *earliest* date among the reliable release-date
-  sources (:data:`RELEASE_RELIABLE`: catalogues that state a model's release or
-  publication date — Artificial Analysis, Epoch model versions/ECI/database, llm-stats,
-  models.dev); else the first non-missing date of the other sources, whose dates are
-  the day a model was added to a leaderboard (LiveBench, SWE-bench, WeirdML, ARC-AGI,
-  METR, Aider, in :data:`META_PRIORITY` order); else the first arena snapshot listing
-  the model. The result is capped at the first appearance in a dated arena snapshot
-  (:data:`ARENA_DATED`; a model is public by the time it is rated). The mayerwin flagship
-  history is not used for the cap: its dates precede the release of the models they
-  name (``gemini-3.1-pro-preview`` on 2026-02-06, released 2026-02-19). Models whose
-  claimed dates (key, reliable sources, and a dated arena appearance before them) spread over more than
-  :data:`CONFLICT_DAYS` days are listed in ``conflicts_release.csv`` with every value.
+- ``release_date``: the *earliest confirmed* date among the sources that state a
+  release date (:data:`RELEASE_RELIABLE_ORDER`: the date embedded in the arena key
+  ``-20241022``/``-2024-05-13``, Artificial Analysis, Epoch model versions/ECI/database,
+  llm-stats, models.dev), where *confirmed* means another source (any source, or the
+  first dated arena appearance) gives a date within :data:`CONFLICT_DAYS` days. Single
+  catalogue entries are often wrong by months or years (models.dev placeholders such
+  as ``2024-01-01`` for ``qwen3-32b``; Epoch's ``2024-01-31`` for ``o3-mini``), and a
+  key date is the weights' build date, up to weeks before the public release
+  (``claude-haiku-4-5-20251001``, public 2025-10-15): the earliest date a second source
+  confirms is the earliest *reliable* one. Without a confirmed date: the first date in
+  that order, then the other sources (the day a model was added to a leaderboard:
+  LiveBench, SWE-bench, WeirdML, ARC-AGI, METR, Aider), then the first arena snapshot
+  listing the model; the source then ends in "(unconfirmed)". The result is capped at
+  the first appearance in a dated arena snapshot (:data:`ARENA_DATED`; a model is public
+  by the time it is rated). The mayerwin flagship history is not used for the cap: its
+  dates precede the release of the models they name (``gemini-3.1-pro-preview`` on
+  2026-02-06, released 2026-02-19). Models whose claimed dates (and a dated arena
+  appearance before them) spread over more than :data:`CONFLICT_DAYS` days are listed
+  in ``conflicts_release.csv`` with every value.
 - ``organization``: arena metadata → Artificial Analysis → Epoch → llm-stats →
   LiveBench → models.dev → others, canonicalised by :func:`canonical_org`.
 - ``open_weights``: a vote of the reliable sources (:data:`OPEN_WEIGHTS_RELIABLE`: Epoch
   accessibility, Artificial Analysis model type, arena license, llm-stats license,
-  OpenRouter catalogue Hugging Face id), one vote per source (True if any of its
-  records says True), ties broken by that order; with no reliable vote, the base model
+  OpenRouter catalogue Hugging Face id), one vote per source (the majority of its
+  records, none on a tie; models.dev: True if any provider lists open weights), ties
+  broken by that order; with no reliable vote, the base model
   (``-thinking``/``-reasoning`` suffix removed) if it has one, else models.dev (True if
   any provider lists open weights) → LiveBench → OpenRouter crosswalk → others.
   models.dev's flag is per provider and LiveBench marks almost every model open, so
@@ -114,7 +121,9 @@ ARENA_SOURCES = {
 MIN_ANCHORS = 5
 # Arena sources whose snapshot dates are the day the board was read (the release cap).
 ARENA_DATED = {"lmarena-catalog", "arena-ai-scrape", "jasontrigg0", "nakasyou", "fboulnois"}
-RELEASE_RELIABLE = [
+# Sources that state a model's release date, in fallback order ("model_id" = key date).
+RELEASE_RELIABLE_ORDER = [
+    "model_id",
     "artificial-analysis",
     "epoch",
     "epoch-eci",
@@ -132,6 +141,7 @@ OPEN_WEIGHTS_RELIABLE = [
     "openrouter-catalog",
 ]
 OPEN_WEIGHTS_FALLBACK = ["models.dev", "livebench", "openrouter-crosswalk"]
+ANY_PROVIDER_OPEN = {"models.dev"}
 CONFLICT_DAYS = 7
 _VARIANT_SUFFIX = re.compile(r"-(?:thinking|reasoning)(?:-\d+k)?$")
 
@@ -300,42 +310,71 @@ def _source_group(source: str) -> str:
     return source
 
 
-def _earliest(meta: pd.DataFrame, sources: list[str]) -> pd.DataFrame:
-    """Per model_id, the earliest ``release_date`` among ``sources`` and its source."""
-    m = meta.loc[meta["source_group"].isin(sources), ["model_id", "source_group", "release_date"]]
-    m = m.dropna(subset=["release_date"])
-    m = m.sort_values(["model_id", "release_date", "source_group"], kind="mergesort")
-    first = m.drop_duplicates("model_id").set_index("model_id")
-    return first.rename(columns={"source_group": "release_date_source"})
-
-
 def release_dates(
     meta: pd.DataFrame, ratings: pd.DataFrame, all_ids: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Release date and its source per model, and the release-date conflict table.
 
     Rules in the module docstring. The conflict table has one row per model whose
-    reliable dates spread over more than :data:`CONFLICT_DAYS` days: ``model_id``,
+    claimed dates spread over more than :data:`CONFLICT_DAYS` days: ``model_id``,
     ``release_date`` and ``release_date_source`` (the choice), ``spread_days`` and
     ``values`` (``source=YYYY-MM-DD`` for every source that gave a date, ``;``-joined).
     """
     ids = pd.Index(all_ids, name="model_id")
-    rel = _earliest(meta, RELEASE_RELIABLE).reindex(ids)
-    other = _pick(
-        meta[~meta["source_group"].isin(RELEASE_RELIABLE)],
-        "release_date",
-        [p for p in META_PRIORITY["release_date"] if p not in RELEASE_RELIABLE],
-    ).set_index("model_id")
-    rd = rel["release_date"].astype("datetime64[ns]")
-    src = rel["release_date_source"].astype(object)
-    fill = rd.isna() & ids.isin(other.index)
-    rd = rd.where(~fill, other["release_date"].reindex(ids).astype("datetime64[ns]"))
-    src = src.where(~fill, other["release_date_source"].reindex(ids))
     kd = pd.Series([date_from_key(m) for m in ids], index=ids, dtype="datetime64[ns]")
-    rd, src = rd.where(kd.isna(), kd), src.where(kd.isna(), "model_id")
     dated = ratings[ratings["source"].isin(ARENA_DATED)]
     fs = dated.groupby("model_id")["snapshot_date"].min().reindex(ids)
     any_fs = ratings.groupby("model_id")["snapshot_date"].min().reindex(ids)
+    vals = meta.dropna(subset=["release_date"])[["model_id", "source_group", "release_date"]]
+    vals = pd.concat(
+        [
+            vals[vals["model_id"].isin(ids)],
+            pd.DataFrame(
+                {
+                    "model_id": kd.dropna().index,
+                    "source_group": "model_id",
+                    "release_date": kd.dropna(),
+                }
+            ),
+        ],
+        ignore_index=True,
+    ).drop_duplicates()
+    vals["release_date"] = vals["release_date"].astype("datetime64[ns]")
+    arena_seen = pd.DataFrame(
+        {
+            "model_id": fs.dropna().index,
+            "source_group": "arena_first_seen",
+            "release_date": fs.dropna(),
+        }
+    )
+
+    # candidates: reliable dates confirmed by another source within CONFLICT_DAYS days
+    cand = vals[vals["source_group"].isin(RELEASE_RELIABLE_ORDER)]
+    pool = pd.concat([vals, arena_seen], ignore_index=True)
+    pairs = cand.merge(pool, on="model_id", suffixes=("", "_o"))
+    near = (pairs["source_group"] != pairs["source_group_o"]) & (
+        (pairs["release_date"] - pairs["release_date_o"]).abs() <= pd.Timedelta(days=CONFLICT_DAYS)
+    )
+    ok = pairs[near].drop_duplicates(["model_id", "source_group", "release_date"])
+    ok = ok.sort_values(["model_id", "release_date", "source_group"], kind="mergesort")
+    first_ok = ok.drop_duplicates("model_id").set_index("model_id")
+    # fallback: first date by priority (reliable sources first, then the others)
+    order = [
+        *RELEASE_RELIABLE_ORDER,
+        *[p for p in META_PRIORITY["release_date"] if p not in RELEASE_RELIABLE_ORDER],
+    ]
+    rank = {g: i for i, g in enumerate(order)}
+    fb = vals.assign(_r=vals["source_group"].map(rank).fillna(len(rank)))
+    fb = fb.sort_values(["model_id", "_r", "release_date"], kind="mergesort").drop_duplicates(
+        "model_id"
+    )
+    fb = fb.set_index("model_id")
+    rd = first_ok["release_date"].reindex(ids).astype("datetime64[ns]")
+    src = first_ok["source_group"].reindex(ids).astype(object)
+    fill = rd.isna()
+    rd = rd.where(~fill, fb["release_date"].reindex(ids).astype("datetime64[ns]"))
+    src = src.where(~fill, fb["source_group"].reindex(ids) + " (unconfirmed)")
+    src = src.where(rd.notna(), None)
     fill = rd.isna() & any_fs.notna()
     rd, src = rd.where(~fill, any_fs), src.where(~fill, "arena_first_seen")
     cap = rd.notna() & fs.notna() & (rd > fs)
@@ -343,46 +382,31 @@ def release_dates(
     src = src.where(~cap, src.astype(str) + "+capped_at_arena_first_seen")
     out = pd.DataFrame({"release_date": rd, "release_date_source": src}, index=ids)
 
-    vals = meta.dropna(subset=["release_date"])[["model_id", "source_group", "release_date"]]
-    vals = vals.drop_duplicates()
-    extra = [
-        pd.DataFrame(
-            {"model_id": kd.dropna().index, "source_group": "model_id", "release_date": kd.dropna()}
-        ),
-        pd.DataFrame(
-            {
-                "model_id": fs.dropna().index,
-                "source_group": "arena_first_seen",
-                "release_date": fs.dropna(),
-            }
-        ),
-    ]
-    vals = pd.concat([vals, *extra], ignore_index=True)
-    vals = vals[vals["model_id"].isin(ids)]
-    # spread of the claimed release dates (key, reliable sources); a dated arena
-    # appearance counts only when it precedes them (then it is the cap that acts)
-    claimed = vals[vals["source_group"].isin([*RELEASE_RELIABLE, "model_id"])]
+    # spread of the claimed dates (key, reliable sources); a dated arena appearance
+    # counts only when it precedes them (then it is the cap that acts)
+    claimed = vals[vals["source_group"].isin(RELEASE_RELIABLE_ORDER)]
     lo_claim = claimed.groupby("model_id")["release_date"].min()
     hi_claim = claimed.groupby("model_id")["release_date"].max()
     lo = pd.concat([lo_claim, fs.dropna()], axis=1).min(axis=1)
     span = (hi_claim.reindex(lo.index).fillna(lo) - lo).dt.days
     bad = sorted(span[span > CONFLICT_DAYS].index)
-    vals = vals[vals["model_id"].isin(bad)].sort_values(
+    shown = pd.concat([vals, arena_seen], ignore_index=True)
+    shown = shown[shown["model_id"].isin(bad)].sort_values(
         ["model_id", "release_date", "source_group"], kind="mergesort"
     )
-    joined = vals.groupby("model_id").apply(
-        lambda g: ";".join(
+    joined = {
+        mid: ";".join(
             f"{s}={d:%Y-%m-%d}" for s, d in zip(g["source_group"], g["release_date"], strict=True)
-        ),
-        include_groups=False,
-    )
+        )
+        for mid, g in shown.groupby("model_id", sort=True)
+    }
     conflicts = pd.DataFrame(
         {
             "model_id": bad,
             "release_date": out.loc[bad, "release_date"].dt.strftime("%Y-%m-%d").to_numpy(),
             "release_date_source": out.loc[bad, "release_date_source"].to_numpy(),
             "spread_days": span.reindex(bad).astype("int64").to_numpy(),
-            "values": joined.reindex(bad).to_numpy(),
+            "values": [joined.get(m, "") for m in bad],
         }
     )
     return out, conflicts
@@ -398,7 +422,16 @@ def open_weights_flags(meta: pd.DataFrame, all_ids: list[str]) -> tuple[pd.DataF
     ids = pd.Index(all_ids, name="model_id")
     m = meta.dropna(subset=["open_weights"])[["model_id", "source_group", "open_weights"]]
     m = m.assign(open_weights=m["open_weights"].astype(bool))
-    votes = m.groupby(["model_id", "source_group"])["open_weights"].any().reset_index()
+    # one vote per source group: models.dev flags are per provider (True if any provider
+    # lists open weights); elsewhere the majority of its records, abstaining on a tie
+    share = m.groupby(["model_id", "source_group"])["open_weights"].mean().reset_index()
+    anyp = share["source_group"].isin(ANY_PROVIDER_OPEN)
+    share = share[anyp | (share["open_weights"] != 0.5)]
+    votes = share.assign(
+        open_weights=np.where(
+            anyp.loc[share.index], share["open_weights"] > 0, share["open_weights"] > 0.5
+        )
+    )
     order = {s: i for i, s in enumerate([*OPEN_WEIGHTS_RELIABLE, *OPEN_WEIGHTS_FALLBACK])}
     votes["_r"] = votes["source_group"].map(order).fillna(len(order))
     votes = votes.sort_values(["model_id", "_r", "source_group"], kind="mergesort")
