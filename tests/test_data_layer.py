@@ -108,7 +108,7 @@ def test_future_dates_are_relative_to_today_or_the_scrape():
     soon = pd.Series([str((today + pd.Timedelta(days=3)).date())])
     assert parse_dates(soon, "date", "f.csv").notna().all()
     late = pd.Series([str((today + pd.Timedelta(days=40)).date())])
-    with pytest.raises(SourceError, match="'date'.*future"):
+    with pytest.raises(SourceError, match=r"'date'.*future"):
         parse_dates(late, "date", "f.csv")
     with pytest.raises(SourceError, match="future"):
         parse_dates(pd.Series(["2025-01-02"]), "date", "f.csv", latest="2025-01-01")

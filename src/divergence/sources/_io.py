@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -305,7 +305,7 @@ def resolve_duplicates(
     values: list[str],
     origin: str | Path,
     rule: str,
-    keep: str = "first",
+    keep: Literal["first", "last"] = "first",
 ) -> pd.DataFrame:
     """Drop exact duplicates; on rows sharing ``keys`` with different ``values`` keep one.
 
@@ -358,6 +358,18 @@ def files(folder: str | Path, pattern: str) -> list[Path]:
 def files_under(folder: str | Path, pattern: str) -> list[Path]:
     """Sorted regular files matching ``pattern`` anywhere below ``folder`` (may be empty)."""
     return sorted(p for p in Path(folder).rglob(pattern) if p.is_file())
+
+
+@overload
+def text_field(
+    record: dict, key: str, path: str | Path, row: Any, *, required: Literal[True] = ...
+) -> str: ...
+
+
+@overload
+def text_field(
+    record: dict, key: str, path: str | Path, row: Any, *, required: bool
+) -> str | None: ...
 
 
 def text_field(
