@@ -143,7 +143,7 @@ def test_slices_build_a_coherent_snapshot(slice_raw_dir):
 
     from divergence.dataset import build
 
-    tables, prov = build(slice_raw_dir)
+    tables, prov, _conflicts = build(slice_raw_dir)
     m = tables["models"].set_index("model_id")
     r = tables["ratings"]
     rated = set(r["model_id"])
