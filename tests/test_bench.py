@@ -104,7 +104,7 @@ def test_quick_bench_loads_without_mlflow(quick):
     assert b["load_dir_mlflow_imported"] is False
     import mlflow
 
-    from divergence.predictor import _sqlite_registry_dir
+    from divergence.registry import sqlite_registry_dir as _sqlite_registry_dir
 
     tracking = f"sqlite:///{quick['dir'] / 'work' / 'mlflow.db'}"
     fast = _sqlite_registry_dir(b["model_uri"], tracking)

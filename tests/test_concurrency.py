@@ -22,7 +22,7 @@ import pytest
 
 from conftest import REPO, SMALL_EXPERIMENT, cli_env
 
-EXPERIMENT = "divergence-test-small"
+EXPERIMENT = "divergence/test-small"
 LOCK_ERRORS = ("database is locked", "Online migration expected", "Traceback", "OperationalError")
 
 

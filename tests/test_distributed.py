@@ -361,7 +361,7 @@ def _runs(distributed):
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=distributed["tracking_uri"])
-    exp = client.get_experiment_by_name(f"divergence-{EXPERIMENT}")
+    exp = client.get_experiment_by_name(f"divergence/{EXPERIMENT}")
     assert exp is not None
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     default = client.get_experiment_by_name("Default")

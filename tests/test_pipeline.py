@@ -121,7 +121,7 @@ def test_train_registers_and_logs(trained):
 
     mlflow.set_tracking_uri(trained["tracking_uri"])
     client = MlflowClient()
-    exp = client.get_experiment_by_name("divergence-test-small")
+    exp = client.get_experiment_by_name("divergence/test-small")
     runs = client.search_runs([exp.experiment_id])
     names = sorted(r.info.run_name for r in runs)
     assert names == ["evaluate", "test-small", "train"]

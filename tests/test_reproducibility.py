@@ -43,7 +43,7 @@ def _training(tracking_uri: str, model_uri: str, dst: Path) -> dict:
         mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst / "model"))
     )
     art = model_dir / "artifacts"
-    exp = client.get_experiment_by_name("divergence-test-small")
+    exp = client.get_experiment_by_name("divergence/test-small")
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
     ev = runs["evaluate"]
     wf = Path(client.download_artifacts(ev.info.run_id, "walkforward_metrics.csv", str(dst)))

@@ -379,9 +379,9 @@ def _accuracy(tracking_uri: str, exp_name: str) -> dict[str, Any]:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    exp = client.get_experiment_by_name(f"divergence-{exp_name}")
+    exp = client.get_experiment_by_name(f"divergence/{exp_name}")
     if exp is None:
-        return {"error": f"no MLflow experiment divergence-{exp_name}"}
+        return {"error": f"no MLflow experiment divergence/{exp_name}"}
     runs = client.search_runs(
         [exp.experiment_id],
         "tags.mlflow.runName = 'evaluate'",

@@ -20,7 +20,6 @@ URI, or an exported directory.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from divergence.errors import DivergenceError, SourceError, UnknownModelError
+from divergence.errors import DivergenceError, UnknownModelError
 from divergence.model import UtilityRegressor
 
 OUTPUT_COLUMNS = [
@@ -367,74 +366,6 @@ def save_predictor_files(
     return {p.name.replace(".", "_"): str(p) for p in paths}
 
 
-def _sqlite_registry_dir(uri: str, tracking_uri: str) -> Path | None:
-    """Predictor directory of a ``models:/`` URI read straight from a local SQLite registry.
-
-    Importing MLflow takes seconds; for the common case (SQLite tracking store, artifacts
-    on the local disk) the registry is two indexed lookups. Anything unexpected (another
-    store, remote artifacts, an unknown schema, a missing alias or version) returns None
-    and the caller goes through MLflow, which also produces the proper error message.
-    """
-    prefix = "sqlite:///"
-    if not tracking_uri.startswith(prefix) or "?" in tracking_uri or not uri.startswith("models:/"):
-        return None
-    db = Path(tracking_uri[len(prefix) :])
-    spec = uri[len("models:/") :]
-    if "@" in spec:
-        name, alias = spec.split("@", 1)
-        version: str | None = None
-    elif spec.count("/") == 1:
-        name, version = spec.split("/")
-        alias = None
-        if not version.isdigit():
-            return None
-    else:
-        return None
-    registry = os.environ.get("MLFLOW_REGISTRY_URI")
-    if (
-        not db.is_file()
-        or not name
-        or (registry and registry != tracking_uri)
-        or os.environ.get("MLFLOW_WORKSPACE")
-    ):
-        return None
-    import sqlite3
-
-    try:
-        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            if alias is not None:
-                hits = con.execute(
-                    "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                    (name, alias),
-                ).fetchall()
-                if len(hits) != 1:
-                    return None
-                version = str(hits[0][0])
-            rows = con.execute(
-                "SELECT storage_location, status FROM model_versions WHERE name = ? AND version = ?",
-                (name, int(str(version))),
-            ).fetchall()
-        finally:
-            con.close()
-    except (sqlite3.Error, ValueError):
-        return None
-    if len(rows) != 1 or rows[0][1] != "READY" or not rows[0][0]:
-        return None
-    location = str(rows[0][0])
-    if location.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        parsed = urlparse(location)
-        if parsed.netloc not in ("", "localhost"):
-            return None
-        location = unquote(parsed.path)
-    elif "://" in location or location.startswith(("models:", "runs:")):
-        return None
-    art = Path(location) / "artifacts"
-    return art if (art / "main.json").is_file() else None
-
-
 def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = None) -> Predictor:
     """Load the predictor.
 
@@ -452,9 +383,8 @@ def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = Non
 
     Notes
     -----
-    A ``models:/`` URI in a SQLite registry with artifacts on the local disk is resolved
-    with two SQL lookups, without importing MLflow (seconds of start-up); any other
-    store, or anything the lookup does not find, goes through MLflow.
+    The registry lookup is :func:`divergence.registry.model_directory`: in a local SQLite
+    store with artifacts on the disk it does not import MLflow (seconds of start-up).
     """
     if uri is None:
         uri = "models:/divergence-utility@champion"
@@ -465,22 +395,6 @@ def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = Non
         sub = p / "predictor"
         return Predictor(sub if sub.is_dir() else p)
     from divergence.config import default_tracking_uri
+    from divergence.registry import model_directory
 
-    tracking_uri = tracking_uri or default_tracking_uri()
-    local_dir = _sqlite_registry_dir(str(uri), tracking_uri)
-    if local_dir is not None:
-        return Predictor(local_dir)
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=str(uri))
-    except Exception as exc:  # mlflow raises several types for a missing model/alias
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DivergenceError(
-            f"{uri}: cannot load from {mlflow.get_tracking_uri()}: {msg}"
-        ) from None
-    art = Path(local) / "artifacts"
-    if not art.is_dir():
-        raise SourceError(local, "not a divergence model (no artifacts/ directory)")
-    return Predictor(art)
+    return Predictor(model_directory(str(uri), tracking_uri or default_tracking_uri()))
