@@ -14,13 +14,22 @@ from scipy.stats import spearmanr
 
 from conftest import SNAPSHOT, run_cli
 from divergence import reports
-from divergence.analysis import AA_INDEX, analyse, half_year
+from divergence.analysis import AA_INDEX, DOMAINS, analyse, half_year
 from divergence.errors import DivergenceError
 from divergence.reports import render_report, write_report
 from divergence.snapshot import load_snapshot, write_snapshot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SECTIONS = ["findings", "divergence", "open-closed", "reliability", "claimed"]
+SECTIONS = [
+    "findings",
+    "predictor",
+    "divergence",
+    "open-closed",
+    "reliability",
+    "claimed",
+    "coverage",
+    "appendix",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +39,7 @@ def tables():
 
 @pytest.fixture(scope="module")
 def analysis(tables):
-    return analyse(tables, n_boot=300, seed=0)
+    return analyse(tables, n_boot=200, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +81,9 @@ def test_report_files_and_sections(report):
     d = report["dir"]
     assert report["html"] == d / "report.html" and report["html"].is_file()
     html = report["html"].read_text(encoding="utf-8")
-    for sec in SECTIONS:
-        assert f'id="{sec}"' in html
+    pos = [html.index(f'id="{sec}"') for sec in SECTIONS]
+    assert pos == sorted(pos)  # sections in reading order
+    assert all(f'href="#{sec}"' in html for sec in SECTIONS)  # table of contents
     assert len(report["figures"]) == len(reports.FIGURES) >= 8
     for p in report["figures"]:
         data = p.read_bytes()
@@ -82,7 +92,8 @@ def test_report_files_and_sections(report):
         assert w >= 600 and h >= 300, p.name
     # self-contained: every figure embedded, nothing loaded from elsewhere
     assert html.count('src="data:image/png;base64,') == len(report["figures"])
-    assert not re.search(r'(src|href)="(?!data:)', html)
+    assert not re.search(r'(src|href)="(?!data:|#|tables/)', html)
+    assert "<details>" in html and 'href="tables/claimed_pairs.csv"' in html
     for t in report["tables"]:
         assert pd.read_csv(t).shape[0] > 0, t.name
 
@@ -94,27 +105,31 @@ def test_findings_json_is_strict_and_complete(report):
     assert f == report["findings"]
     for key in [
         "divergence",
-        "open_minus_closed_divergence",
-        "overstatement_by_benchmarks",
-        "frontier_mean_since_2024",
-        "reliability_trend",
+        "open_closed_by_domain",
+        "frontier_mean_lag",
+        "frontier_overstatement_months",
+        "reliability",
         "claimed_minus_independent_points",
         "claimed_by_organization",
     ]:
         assert f[key], key
-    st = f["open_minus_closed_divergence"]["full"]
-    assert st["ci_lo"] <= st["value"] <= st["ci_hi"]
+    for st in f["open_closed_by_domain"].values():
+        assert st["ci_lo"] <= st["value"] <= st["ci_hi"] and st["n"] > 0
+    # one number per concept: the headline quotes the table's value
+    oc = f["open_closed_by_domain"]["overall|average"]
     c = f["claimed_minus_independent_points"]
     assert c["ci_lo"] <= c["value"] <= c["ci_hi"] and c["n"] >= 100
     assert reports.headline_sentences  # sentences are generated, and appear in the HTML
     html = report["html"].read_text(encoding="utf-8")
     assert f"{c['value']:.1f} [" in html
+    assert f"overall {oc['value']:.1f} [{oc['ci_lo']:.1f}, {oc['ci_hi']:.1f}]" in html
 
 
 def test_frontier_covers_expert_and_industry_boards(analysis):
     measures = set(analysis.frontier["measure"])
     assert {"arena:full", "arena:expert", AA_INDEX, "epoch.eci", "eng.general_factor"} <= measures
     assert any(m.startswith("arena:industry_") for m in measures)
+    assert {f"composite:{d}" for d in DOMAINS} <= measures
     q = analysis.frontier["quarter"]
     assert q.min() == "2023Q1" and q.max() >= "2026Q1"
 
@@ -150,22 +165,53 @@ def test_lag_is_months_since_closed_reached_open_level(analysis, tables):
     assert row["lag_months"] == pytest.approx((end - first).days / (365.25 / 12))
 
 
-def test_divergence_is_actual_minus_out_of_fold_implied(analysis, tables):
+def test_divergence_is_actual_minus_out_of_time_implied(analysis, tables):
     d = analysis.divergence
     direct = _direct_overall(tables)
     assert len(d) > 150
     np.testing.assert_allclose(d["divergence"], d["actual"] - d["implied"])
     np.testing.assert_allclose(d["actual"], direct["rating"].reindex(d.index))
-    # out of fold: trained only on rated models released before the model's quarter
+    # out of time: trained only on rated models released before the model's month
     for mid in ["gpt-4o-2024-05-13", "deepseek-r1"]:
         if mid not in d.index:
             continue
-        start = d.loc[mid, "release_date"].to_period("Q").start_time
+        start = d.loc[mid, "release_date"].to_period("M").start_time
         assert d.loc[mid, "n_train"] <= int((direct["release"] < start).sum())
-    assert (d["ci_lo"] <= d["divergence"]).all() and (d["divergence"] <= d["ci_hi"]).all()
-    # flagged only outside the arena noise floor
-    assert (d.loc[d["flagged"], "divergence"].abs() > d.loc[d["flagged"], "arena_half_width"]).all()
-    assert d["flagged"].sum() < len(d) / 4
+    # drift removed: the adjusted divergence averages 0 within every release quarter
+    assert d.groupby("quarter")["divergence_adj"].mean().abs().max() < 1e-6
+    assert (d["ci_lo"] <= d["divergence_adj"]).all() and (d["divergence_adj"] <= d["ci_hi"]).all()
+    # flagged only with >= K scores, beyond the band, and after BH
+    fl = d[d["flagged"]]
+    assert (fl["n_scores"] >= analysis.info["min_scores"]).all()
+    assert ((fl["ci_lo"] > 0) | (fl["ci_hi"] < 0)).all()
+    assert (fl["q"] < 0.05).all() and d.loc[~d["eligible"], "flagged"].sum() == 0
+
+
+def test_bh_and_block_bootstrap_by_hand():
+    from divergence.analysis.common import bh, block_indices
+
+    q = bh(np.array([0.01, 0.04, 0.03, np.nan, 0.5]))
+    np.testing.assert_allclose(q[[0, 1, 2, 4]], [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
+    assert np.isnan(q[3])
+    idx = block_indices(8, 50, np.random.default_rng(0), block=3)
+    assert idx.shape == (50, 8)
+    # consecutive positions (mod 8) inside each block of 3
+    assert ((idx[:, 1] - idx[:, 0]) % 8 == 1).all() and ((idx[:, 2] - idx[:, 1]) % 8 == 1).all()
+
+
+def test_reliability_panel_is_fixed_and_corrected(analysis):
+    rs = analysis.info["reliability"]
+    cells = analysis.reliability.dropna(subset=["spearman"])
+    have = cells[cells["cohort"].isin(rs["cohorts"])].groupby("benchmark")["cohort"].nunique()
+    assert set(have[have == len(rs["cohorts"])].index) == set(rs["benchmarks"])
+    assert len(analysis.reliability_panel) == len(rs["cohorts"])
+    ch = analysis.reliability_changes
+    assert set(ch["benchmark"]) == set(rs["benchmarks"])
+    assert rs["declines_bh"] == int(((ch["q"] < 0.05) & (ch["change"] < 0)).sum())
+    assert isinstance(rs["weakening_holds"], bool)
+    # the correction raises a positive correlation when the cohort's spread is restricted
+    c = cells[(cells["spread"] < analysis.reliability["spread"].max()) & (cells["spearman"] > 0)]
+    assert len(c) and (c["spearman_corrected"] >= c["spearman"] - 1e-12).mean() > 0.5
 
 
 def test_reliability_spearman_matches_scipy(analysis, tables):
@@ -226,6 +272,21 @@ def test_failure_mid_write_keeps_previous_report(analysis, report, tmp_path, mon
         render_report(analysis, out, log_to_mlflow=False)
     assert _snapshot_files(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["reports"]  # no temporary leftovers
+
+
+def test_report_is_not_rebuilt_when_inputs_are_unchanged(analysis, tables, tmp_path):
+    out = tmp_path / "rep"
+    key = reports.input_key(tables, analysis.champion, 200, 0)
+    render_report(analysis, out, log_to_mlflow=False, key=key)
+    res = write_report(
+        tables, out, log_to_mlflow=False, n_boot=200, seed=0, champion=analysis.champion
+    )
+    assert res["rebuilt"] is False and res["findings"] == json.loads(
+        (out / "findings.json").read_text()
+    )
+    assert key["snapshot_sha256"][:12] in (out / "report.html").read_text(encoding="utf-8")
+    other = {**tables, "models": tables["models"].iloc[:-1]}
+    assert reports.input_key(other, analysis.champion, 200, 0) != key
 
 
 def test_refuses_to_replace_a_foreign_directory(analysis, tmp_path):
@@ -298,8 +359,8 @@ def test_logs_html_pngs_and_findings_to_mlflow(analysis, tmp_path, monkeypatch):
         assert client.get_experiment(run.info.experiment_id).name == "divergence-report"
         names = {a.path for a in client.list_artifacts(res["run_id"], "report")}
         assert {"report/report.html", "report/findings.json", "report/frontier_gap.png"} <= names
-        assert run.data.metrics["report.divergence.rmse_points"] == pytest.approx(
-            res["findings"]["divergence"]["rmse_points"]
+        assert run.data.metrics["report.divergence.implied_rmse"] == pytest.approx(
+            res["findings"]["divergence"]["implied_rmse"]
         )
         assert "report.claimed_minus_independent_points.ci_lo" in run.data.metrics
     finally:
@@ -323,8 +384,8 @@ def test_update_readme_rewrites_only_the_marked_block(tmp_path):
     text = readme.read_text()
     assert "old text" not in text and "- finding one 1.0 [0.5, 1.5]" in text
     assert text.startswith("# x\n\nbefore\n") and text.endswith("after\n")
-    assert "](docs/figures/frontier_gap.png)" in text
-    assert (tmp_path / "docs" / "figures" / "frontier_gap.png").read_bytes() == png
+    assert f"](docs/figures/{README_FIGURES[0]})" in text
+    assert (tmp_path / "docs" / "figures" / README_FIGURES[0]).read_bytes() == png
     readme.write_text("no markers\n")
     with pytest.raises(DivergenceError, match="markers not found"):
         update_readme(rep, readme, tmp_path / "docs" / "figures")

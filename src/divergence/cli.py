@@ -180,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", default="reports")
     rp.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
     rp.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even if snapshot, model and code are unchanged",
+    )
+    rp.add_argument(
         "--update-readme",
         action="store_true",
         help="also rewrite README.md's findings block and docs/figures/ from this report",
@@ -472,9 +477,15 @@ def main(argv: list[str] | None = None) -> int:
             from divergence.snapshot import load_snapshot
 
             paths = write_report(
-                load_snapshot(args.snapshot), Path(args.out), log_to_mlflow=not args.no_mlflow
+                load_snapshot(args.snapshot),
+                Path(args.out),
+                log_to_mlflow=not args.no_mlflow,
+                force=args.force,
             )
-            print(f"report written: {paths['html']}")
+            if paths.get("rebuilt", True):
+                print(f"report written: {paths['html']}")
+            else:
+                print(f"report up to date (snapshot, model and code unchanged): {paths['html']}")
             if args.update_readme:
                 from divergence.config import project_root
                 from divergence.reports import update_readme
