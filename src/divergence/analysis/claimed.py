@@ -65,6 +65,11 @@ def effort_variants(model_id: str, models: pd.DataFrame, candidates: set[str]) -
     return out
 
 
+def _best(ids: list[str], scores: pd.Series) -> str:
+    """The id with the highest score (ties: the largest id)."""
+    return max(ids, key=lambda v: (float(scores[v]), v))
+
+
 def claimed_pairs(
     tables: dict[str, pd.DataFrame], exclude_source: str | None = None
 ) -> pd.DataFrame:
@@ -105,7 +110,7 @@ def claimed_pairs(
             for ib, s in ind.items():
                 fam = [v for v in effort_variants(mid, models, set(s.index)) if v in s.index]
                 if fam:
-                    best = max(fam, key=lambda v, s=s: (s[v], v))
+                    best = _best(fam, s)
                     vals[ib] = float(s[best])
                     used.add(best)
             if not vals:
@@ -182,13 +187,13 @@ def claimed_vs_independent(
     small = set(n_models[n_models < min_models].index)
     org_of = pairs["organization"].where(~pairs["organization"].isin(small), "other")
     by_org, by_bench, r_org, r_bench = [], [], [], []
-    for org, g in pairs.groupby(org_of, sort=True):
+    for name, g in pairs.groupby(org_of, sort=True):
         st, reps = _cluster_mean(g["gap"], g["model_id"], n_boot, rng)
-        by_org.append({"organization": org, **st})
+        by_org.append({"organization": name, **st})
         r_org.append(reps)
-    for bench, g in pairs.groupby("benchmark", sort=True):
+    for label, g in pairs.groupby("benchmark", sort=True):
         st, reps = _cluster_mean(g["gap"], g["model_id"], n_boot, rng)
-        by_bench.append({"benchmark": bench, **st})
+        by_bench.append({"benchmark": label, **st})
         r_bench.append(reps)
     overall = (
         _cluster_mean(pairs["gap"], pairs["model_id"], n_boot, rng)[0]

@@ -207,7 +207,7 @@ def frontier_tables(
     since: str = SINCE,
     block: int = BLOCK,
     domains: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[tuple[str, str, str], Any]]:
     """Frontier per quarter on arena boards, overall benchmark measures and domain composites.
 
     Returns

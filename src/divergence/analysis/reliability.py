@@ -289,7 +289,8 @@ def reliability_trend(
     c = cells.set_index(["benchmark", "cohort"])
     ch = []
     for b in bench:
-        f, la = c.loc[(b, first)], c.loc[(b, last)]
+        f: Any = c.loc[(b, first)]
+        la: Any = c.loc[(b, last)]
         rf, rl = reps[(b, first)], reps[(b, last)]
         d, dc = rl["raw"] - rf["raw"], rl["corrected"] - rf["corrected"]
         lo, hi = ci(d)

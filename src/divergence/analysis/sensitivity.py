@@ -111,7 +111,9 @@ def sensitivity_table(
                 & (fs["reference"] == ref)
             ]
             if len(r):
-                rows.append(_row(finding, name, r.iloc[0].to_dict(), "months"))
+                rows.append(
+                    _row(finding, name, {str(k): v for k, v in r.iloc[0].items()}, "months")
+                )
     rel_variants = [("cohorts shifted 3 months", Xb, 3)] + [
         (f"without {s}.*", _drop(Xb, s), 0) for s in SOURCES
     ]

@@ -359,25 +359,28 @@ def fig_reliability_trend(a: Analysis, path: Path) -> Path:
             fontsize=9.5,
         )
     if len(ch):
-        c = ch.sort_values("change_corrected").reset_index(drop=True)
-        y = np.arange(len(c))
+        cc = ch.sort_values("change_corrected").reset_index(drop=True)
+        y = np.arange(len(cc))
         ax3.errorbar(
-            c["change_corrected"],
+            cc["change_corrected"],
             y,
-            xerr=[c["change_corrected"] - c["corr_ci_lo"], c["corr_ci_hi"] - c["change_corrected"]],
+            xerr=[
+                cc["change_corrected"] - cc["corr_ci_lo"],
+                cc["corr_ci_hi"] - cc["change_corrected"],
+            ],
             fmt="none",
             ecolor="k",
             elinewidth=0.8,
             capsize=2,
         )
         ax3.scatter(
-            c["change_corrected"],
+            cc["change_corrected"],
             y,
-            c=[SIG_C if q < 0.05 else NS_C for q in c["corr_q"]],
+            c=[SIG_C if q < 0.05 else NS_C for q in cc["corr_q"]],
             zorder=3,
             s=24,
         )
-        ax3.set_yticks(y, c["benchmark"], fontsize=7.5)
+        ax3.set_yticks(y, cc["benchmark"], fontsize=7.5)
         ax3.axvline(0, color="k", lw=0.8)
         rs = a.findings["reliability"]
         ax3.set_xlabel(

@@ -93,7 +93,8 @@ def headline_sentences(a: Analysis) -> list[str]:
     lag = _lag(a, "arena:full")
     if lag:
         old = f["frontier_lag_old_interval"]
-        parts = [f"{BENCH_MEASURES[m]} {fmt_ci(_lag(a, m))}" for m in BENCH_MEASURES if _lag(a, m)]
+        lags = {m: _lag(a, m) for m in BENCH_MEASURES}
+        parts = [f"{BENCH_MEASURES[m]} {fmt_ci(v)}" for m, v in lags.items() if v is not None]
         out.append(
             f"Since {a.frontier_summary.attrs.get('since', '2024Q1')} the best open-weight model "
             f"trailed the best closed one on the overall arena by {fmt_ci(lag)} months "
@@ -161,14 +162,6 @@ def open_closed_sentence(a: Analysis) -> str:
         "Do benchmarks overstate open models relative to the arena (> 0 = yes; BH over "
         f"{len(DOMAINS)} domains)? " + "; ".join(parts) + "."
     )
-
-
-def verdict(st: dict[str, Any]) -> str:
-    """``significant`` / ``n.s.`` from a stat with ``significant`` or a CI."""
-    if "significant" in st:
-        return "significant (BH)" if _sig(st) else "n.s."
-    lo, hi = st.get("ci_lo"), st.get("ci_hi")
-    return "CI excludes 0" if lo is not None and (lo > 0 or hi < 0) else "n.s."
 
 
 __all__ = ["AA_INDEX", "fmt_ci", "headline_sentences", "open_closed_sentence", "short"]
