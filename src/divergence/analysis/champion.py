@@ -67,6 +67,8 @@ def load_champion(card: str | Path | None = None) -> Champion:
         params = dict(DEFAULT_PARAMS)
         return Champion(params, {}, "untuned defaults", _digest(params, {}))
     info = {k: c[k] for k in ["training_models", "training_release_range", "git_commit"] if k in c}
-    return Champion(
-        {**DEFAULT_PARAMS, **params}, metrics, str(path), _digest(params, metrics), info
-    )
+    try:
+        shown = str(path.resolve().relative_to(project_root().resolve()))
+    except ValueError:
+        shown = str(path)
+    return Champion({**DEFAULT_PARAMS, **params}, metrics, shown, _digest(params, metrics), info)

@@ -69,14 +69,14 @@ def _predictor(a: Analysis) -> str:
     ]
     names += [
         (
-            k.removesuffix("_walkforward_rmse"),
+            k.removesuffix("_rmse"),
             "baseline: " + k.removeprefix("baseline_").removesuffix("_walkforward_rmse"),
         )
         for k in sorted(m)
         if k.startswith("baseline_") and k.endswith("_walkforward_rmse")
     ]
     for pre, label in names:
-        r = {"method": label}
+        r = {"method": label, "_pre": pre}
         for met in ["rmse", "mae", "spearman"]:
             k = f"{pre}_{met}"
             if k in m:
@@ -85,6 +85,9 @@ def _predictor(a: Analysis) -> str:
                     2 if met == "spearman" else 1,
                 )
         rows.append(r)
+    rows.sort(key=lambda r: m.get(f"{r['_pre']}_rmse", float("inf")))
+    for r in rows:
+        r.pop("_pre")
     info = a.champion.info
     dv = a.findings["divergence"]
     return (
