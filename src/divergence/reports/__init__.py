@@ -245,7 +245,7 @@ def render_report(
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     with atomic_dir(out_dir) as tmp:
-        names = write_files(a, tmp, key)
+        names = write_files(a, tmp, key) if key else write_files(a, tmp)
     result = _result(out_dir, jsonable(a.findings), names)
     if log_to_mlflow:
         result["run_id"] = log_to_mlflow_run(out_dir, result["findings"])
