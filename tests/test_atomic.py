@@ -281,6 +281,7 @@ def test_export_failure_keeps_previous_export(trained, tmp_path: Path, monkeypat
     from divergence import export
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained["tracking_uri"])
+    monkeypatch.setenv("DIVERGENCE_HOME", str(tmp_path))  # exports go only below models/
     out = tmp_path / "models" / "divergence-utility"
     export.export_model(trained["model_uri"], out)
     assert (out / "MODEL_CARD.md").exists() and (out / "predictor" / "main.json").exists()

@@ -1272,27 +1272,6 @@ def test_registered_model_artifacts_hold_no_pickle(trained, tmp_path: Path) -> N
     assert "python_model" not in flavor  # no cloudpickled PythonModel instance
 
 
-def test_model_loading_code_does_not_import_pickle() -> None:
-    import ast
-
-    for mod in ["predictor", "model", "serving", "pyfunc_entry", "export"]:
-        tree = ast.parse((REPO / "src" / "divergence" / f"{mod}.py").read_text())
-        names = {
-            a.name.split(".")[0]
-            for n in ast.walk(tree)
-            if isinstance(n, ast.Import)
-            for a in n.names
-        }
-        names |= {
-            n.module.split(".")[0]
-            for n in ast.walk(tree)
-            if isinstance(n, ast.ImportFrom) and n.module
-        }
-        assert not names & {"pickle", "cloudpickle", "joblib", "dill"}, mod
-
-
-def test_security_doc_binds_mlflow_to_loopback() -> None:
-    doc = (REPO / "docs" / "security.md").read_text()
-    for cmd in ["mlflow ui", "mlflow server"]:
-        lines = [ln for ln in doc.splitlines() if ln.strip().startswith(cmd)]
-        assert lines and all("--host 127.0.0.1" in ln for ln in lines), cmd
+# Behavioural replacements of the former import scan and documentation check (a crafted
+# directory that would run code if unpickled; the bind address of a started server):
+# tests/test_security.py

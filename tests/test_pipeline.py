@@ -244,10 +244,11 @@ def test_predict_cli(trained, tmp_path):
 
 @pytest.mark.slow
 def test_export_writes_model_card(trained, tmp_path):
-    dest = tmp_path / "exported"
+    dest = tmp_path / "models" / "exported"  # exports go only below the project's models/
     res = run_cli(
         ["export", "--model-uri", trained["model_uri"], "--out", str(dest)],
         tracking_uri=trained["tracking_uri"],
+        DIVERGENCE_HOME=str(tmp_path),
     )
     assert res.returncode == 0, res.stderr
     card = (dest / "MODEL_CARD.md").read_text()

@@ -186,9 +186,8 @@ def _worker_serve(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _worker_sklearn_fit(args: argparse.Namespace) -> dict[str, Any]:
-    """Fit SimpleImputer(median) + Ridge on the experiment's rows and main features."""
-    import pickle
-
+    """Fit SimpleImputer(median) + Ridge; save it as plain arrays (JSON + ``.npy``, no pickle)."""
+    import numpy as np
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
@@ -200,28 +199,79 @@ def _worker_sklearn_fit(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     p = prepare(load_experiment(args.experiment), load_snapshot(args.snapshot))
     t1 = time.perf_counter()
-    pipe = make_pipeline(SimpleImputer(strategy="median"), Ridge(alpha=1.0)).fit(p.X, p.y)
+    # keep_empty_features: an all-missing training column is imputed 0 (a constant, coefficient
+    # 0) instead of being dropped, so the saved arrays line up with the columns.
+    imp = SimpleImputer(strategy="median", keep_empty_features=True)
+    pipe = make_pipeline(imp, Ridge(alpha=1.0)).fit(p.X, p.y)
     t2 = time.perf_counter()
+    imputer, ridge = pipe[0], pipe[1]
     out = Path(args.save)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "model.pkl", "wb") as fh:
-        pickle.dump(pipe, fh)
-    p.X_all.reset_index(drop=True).to_pickle(out / "rows.pkl")
+    state = {
+        "format": "divergence-bench-ridge/1",
+        "columns": [str(c) for c in p.X.columns],
+        "medians": [float(v) for v in imputer.statistics_],
+        "coef": [float(v) for v in ridge.coef_],
+        "intercept": float(ridge.intercept_),
+    }
+    (out / "ridge.json").write_text(json.dumps(state))
+    rows = p.X_all[list(p.X.columns)].to_numpy(dtype="float64")
+    np.save(out / "rows.npy", rows, allow_pickle=False)
     return {"prepare_s": t1 - t0, "fit_s": t2 - t1, "n_rows": len(p.y), "n_features": p.X.shape[1]}
 
 
-def _worker_sklearn_serve(args: argparse.Namespace) -> dict[str, Any]:
-    """Cold-load the pickled sklearn pipeline, then the same latency measures."""
-    t0 = time.perf_counter()
-    import pickle
+def load_ridge(directory: str | Path):
+    """Rebuild the reference sklearn pipeline from ``ridge.json`` (plain numbers only).
 
-    with open(Path(args.model_uri) / "model.pkl", "rb") as fh:
-        pipe = pickle.load(fh)  # our own file, written by _worker_sklearn_fit in this run
-    res: dict[str, Any] = {"load_s": time.perf_counter() - t0}
+    Returns the fitted pipeline and the rows (``rows.npy``, read with
+    ``allow_pickle=False``) as a DataFrame. Nothing in the directory is unpickled or
+    executed: any other content is an error.
+    """
     import numpy as np
     import pandas as pd
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
 
-    feats = pd.read_pickle(Path(args.model_uri) / "rows.pkl")
+    from divergence.errors import SourceError
+    from divergence.sources._io import read_json
+
+    d = Path(directory)
+    state = read_json(d / "ridge.json")
+    try:
+        if state.get("format") != "divergence-bench-ridge/1":
+            raise ValueError("unknown format")
+        cols = [str(c) for c in state["columns"]]
+        med = np.asarray(state["medians"], dtype="float64")
+        coef = np.asarray(state["coef"], dtype="float64")
+        intercept = float(state["intercept"])
+        if not (len(cols) == len(med) == len(coef)) or not np.isfinite([*med, *coef]).all():
+            raise ValueError("inconsistent or non-finite arrays")
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise SourceError(d / "ridge.json", f"not a saved ridge model ({exc})") from None
+    try:
+        rows = np.load(d / "rows.npy", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise SourceError(d / "rows.npy", f"not a plain array file ({exc})") from None
+    if rows.ndim != 2 or rows.shape[1] != len(cols) or rows.dtype.kind != "f":
+        raise SourceError(d / "rows.npy", f"expected a float matrix with {len(cols)} columns")
+    # Fit on a two-row stand-in of the right shape, then set the saved coefficients.
+    dummy = pd.DataFrame(np.zeros((2, len(cols))), columns=cols)
+    imp = SimpleImputer(strategy="median", keep_empty_features=True)
+    pipe = make_pipeline(imp, Ridge(alpha=1.0)).fit(dummy, [0.0, 1.0])
+    pipe[0].statistics_ = med
+    pipe[1].coef_ = coef
+    pipe[1].intercept_ = intercept
+    return pipe, pd.DataFrame(rows, columns=cols)
+
+
+def _worker_sklearn_serve(args: argparse.Namespace) -> dict[str, Any]:
+    """Cold-load the saved sklearn pipeline (plain arrays), then the same latency measures."""
+    t0 = time.perf_counter()
+    pipe, feats = load_ridge(args.model_uri)
+    import numpy as np
+
+    res: dict[str, Any] = {"load_s": time.perf_counter() - t0}
     rows = [feats.iloc[[i % len(feats)]] for i in range(args.calls)]
     res.update(_latency(pipe.predict, rows))
     big = feats.iloc[np.arange(N_BIG) % len(feats)].reset_index(drop=True)
@@ -913,29 +963,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code (2 with one ``error:`` line on bad input)."""
+    from divergence.atomic import atomic_file, check_output_file
+    from divergence.errors import DivergenceError
+
     args = build_parser().parse_args(argv)
-    if args.worker:
-        if args.calls is None:
-            args.calls = 200
-        print(json.dumps(WORKERS[args.worker](args)), flush=True)
-        return 0
-    res = run_bench(
-        quick=args.quick,
-        raw=Path(args.raw) if args.raw else None,
-        snapshot=Path(args.snapshot) if args.snapshot else None,
-        experiment=Path(args.experiment) if args.experiment else None,
-        n_trials=args.n_trials,
-        keep=Path(args.keep) if args.keep else None,
-        calls=args.calls,
-        sweep=not args.no_sweep,
-        sweep_workers=args.sweep_workers,
-    )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(res, indent=1, default=str) + "\n")
-    os.replace(tmp, out)
+    try:
+        if args.worker:
+            if args.calls is None:
+                args.calls = 200
+            print(json.dumps(WORKERS[args.worker](args)), flush=True)
+            return 0
+        out = check_output_file(args.out, what="--out")  # before minutes of work
+        res = run_bench(
+            quick=args.quick,
+            raw=Path(args.raw) if args.raw else None,
+            snapshot=Path(args.snapshot) if args.snapshot else None,
+            experiment=Path(args.experiment) if args.experiment else None,
+            n_trials=args.n_trials,
+            keep=Path(args.keep) if args.keep else None,
+            calls=args.calls,
+            sweep=not args.no_sweep,
+            sweep_workers=args.sweep_workers,
+        )
+        with atomic_file(out, "w") as fh:
+            fh.write(json.dumps(res, indent=1, default=str) + "\n")
+    except DivergenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(format_table(res))
     print(f"\nwrote {out}")
     return 1 if res["failed"] else 0

@@ -196,10 +196,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
     from divergence.config import default_raw_dir, default_snapshot_dir
 
     if args.data_command == "build":
+        from divergence.atomic import check_output_dir
         from divergence.dataset import build_snapshot
 
         raw = Path(args.raw) if args.raw else default_raw_dir()
+        if not raw.is_dir():
+            raise DivergenceError(f"{raw}: raw data directory not found (--raw)")
         out = Path(args.out) if args.out else default_snapshot_dir()
+        check_output_dir(out, inputs=[raw], what="--out")
         manifest = build_snapshot(
             raw, out, arena_until=args.arena_until, exclude=args.exclude_source
         )
@@ -210,6 +214,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
     from divergence.coverage import coverage
     from divergence.snapshot import load_snapshot
 
+    _check_snapshot(args.snapshot)
     tables = load_snapshot(args.snapshot)
     per, unmatched = coverage(tables, args.since)
     import pandas as pd
@@ -261,11 +266,100 @@ def _cmd_identity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _check_snapshot(snapshot: str | None, may_build: bool = False) -> None:
+    """A ``--snapshot`` must be a snapshot directory (with ``manifest.json``)."""
+    from divergence.config import default_snapshot_dir
+
+    snap = Path(snapshot) if snapshot else default_snapshot_dir()
+    if snap.exists() and not snap.is_dir():
+        raise DivergenceError(f"{snap}: --snapshot is not a directory")
+    if not (snap / "manifest.json").is_file() and not (may_build and not snap.exists()):
+        raise DivergenceError(f"{snap}: not a snapshot directory (no manifest.json)")
+
+
+def _load_params(path: str | None) -> dict | None:
+    """Validate a ``--params`` JSON file: an object of known, finite model parameters."""
+    if path is None:
+        return None
+    import math
+
+    from divergence.errors import ConfigError
+    from divergence.sources._io import read_json
+    from divergence.tuning import DEFAULT_PARAMS
+
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise ConfigError(f"{p}: --params is not a regular file")
+    raw = read_json(p)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: --params must be a JSON object of model parameters")
+    for key, value in raw.items():
+        if key not in DEFAULT_PARAMS:
+            raise ConfigError(f"{p}: unknown model parameter {key!r}")
+        default = DEFAULT_PARAMS[key]
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            if type(value) is not type(default):
+                raise ConfigError(
+                    f"{p}: parameter {key!r} must be {type(default).__name__}, got {value!r}"
+                )
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{p}: parameter {key!r} must be a number, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{p}: parameter {key!r} must be finite and >= 0, got {value!r}")
+        if key in {"subsample", "colsample_bytree", "min_coverage"} and not 0 < value <= 1:
+            raise ConfigError(f"{p}: parameter {key!r} must be in (0, 1], got {value!r}")
+        if isinstance(default, int) and value != int(value):
+            raise ConfigError(f"{p}: parameter {key!r} must be a whole number, got {value!r}")
+    return raw
+
+
+def _check_feature_set(name: str) -> None:
+    """Read a feature-set spec strictly (encoding, YAML) before any run starts."""
+    from divergence.config import project_root
+    from divergence.features.spec import load_spec
+    from divergence.sources._io import read_yaml
+
+    p = Path(name)
+    if not p.suffix:
+        p = project_root() / "features" / f"{name}.yaml"
+    if p.exists():
+        read_yaml(p)
+    load_spec(name)
+
+
+def _validate_run_args(args: argparse.Namespace):
+    """Everything a run command needs, checked before MLflow is touched."""
+    from divergence.errors import ConfigError
     from divergence.experiment import load_experiment
+
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise ConfigError(f"--seed {args.seed}: must be in 0 .. 2**32-1")
+    if args.n_trials is not None and args.n_trials < 0:
+        raise ConfigError(f"--n-trials {args.n_trials}: must be >= 0")
+    workers = getattr(args, "workers", 1)
+    if workers < 1 or workers > 256:
+        raise ConfigError(f"--workers {workers}: must be in 1 .. 256")
+    exp = load_experiment(args.experiment, n_trials=args.n_trials, seed=args.seed)
+    _check_feature_set(exp.feature_set)
+    _check_feature_set(exp.benchmark_feature_set)
+    _check_snapshot(args.snapshot, may_build=args.command == "main")
+    _load_params(getattr(args, "params", None))
+    storage = getattr(args, "storage", None)
+    if isinstance(storage, str) and storage not in ("", "none"):
+        from divergence.tuning import is_database_url
+
+        if not is_database_url(storage):
+            from divergence.atomic import check_output_file
+
+            check_output_file(storage, what="--storage journal file")
+    return exp
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from divergence.runs import run
 
-    exp = load_experiment(args.experiment, n_trials=args.n_trials, seed=args.seed)
+    exp = _validate_run_args(args)
     steps = {
         "tune": ("tune",),
         "evaluate": ("evaluate",),
@@ -380,78 +474,327 @@ def _cmd_predict_domains(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
+# Rows per chunk of ``predict --input``: bounds memory to a few tens of MB whatever the file size.
+CHUNK_ROWS = 20_000
+
+
+def _check_text_file(path: Path) -> list[str]:
+    """Stream-check a CSV: regular file, UTF-8, no NUL byte, not blank; returns its header."""
+    import codecs
+    import csv
+
+    from divergence.errors import SourceError
+
+    if not path.exists():
+        raise SourceError(path, "file not found")
+    if path.is_dir():
+        raise SourceError(path, "is a directory, expected a file")
+    if not path.is_file():
+        raise SourceError(path, "not a regular file (device, FIFO or socket)")
+    dec = codecs.getincrementaldecoder("utf-8-sig")()
+    first = ""
+    blank, offset = True, 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            try:
+                text = dec.decode(block)
+            except UnicodeDecodeError as exc:
+                raise SourceError(path, f"not valid UTF-8 at byte {offset + exc.start}") from None
+            nul = block.find(b"\0")
+            if nul >= 0:
+                raise SourceError(path, f"binary content (NUL byte at byte {offset + nul})")
+            if blank and text.strip():
+                blank = False
+            if "\n" not in first:
+                first += text[: 1 << 20]
+            offset += len(block)
+        try:
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise SourceError(path, f"not valid UTF-8 at byte {offset} (truncated)") from None
+    if blank:
+        raise SourceError(path, "empty file")
+    line = first.lstrip("\r\n").splitlines()[0] if first.strip() else ""
+    header = next(csv.reader([line])) if line else []
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            raise SourceError(path, "duplicate column header", column=col)
+        seen.add(col)
+    return header
+
+
+def _predict_chunks(pred, path: Path, chunk_rows: int | None = None, allow_prior: bool = False):
+    """Yield output frames of ``predict --input``, one per chunk of the CSV."""
+    import warnings
+
+    import numpy as np
     import pandas as pd
 
-    from divergence.atomic import atomic_file
-    from divergence.predictor import load_predictor
-    from divergence.sources._io import read_csv
+    from divergence.errors import InputError, SourceError
+    from divergence.predictor import ID_COLUMNS, OUTPUT_COLUMNS
 
+    header = _check_text_file(path)
+    ident = next((c for c in ID_COLUMNS if c in header), None)
+    dtype = {c: str for c in ID_COLUMNS if c in header}
+    try:
+        # index_col=False: a row with more fields than the header is an error (below), not
+        # silently shifted into an index column
+        reader = pd.read_csv(
+            path,
+            encoding="utf-8-sig",
+            dtype=dtype,
+            chunksize=chunk_rows or CHUNK_ROWS,
+            index_col=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(path, f"malformed CSV: {msg}") from None
+    offset = 0
+    with reader:
+        while True:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    df = next(reader)
+            except StopIteration:
+                break
+            except pd.errors.ParserWarning:
+                raise SourceError(
+                    path, "malformed CSV: a row has more fields than the header"
+                ) from None
+            except (pd.errors.ParserError, ValueError) as exc:
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise SourceError(path, f"malformed CSV: {msg}") from None
+            df = df.reset_index(drop=True)
+            try:
+                res = pred.predict(df)
+            except InputError as exc:
+                raise SourceError(path, exc.problem, exc.column, offset + exc.row) from None
+            except DivergenceError as exc:  # unknown or duplicate column
+                raise SourceError(path, str(exc)) from None
+            feats = [c for c in df.columns if c not in ID_COLUMNS]
+            has_feature = (
+                df[feats].notna().any(axis=1).to_numpy() if feats else np.zeros(len(df), bool)
+            )
+            ids = df[ident] if ident else pd.Series([None] * len(df))
+            has_id = ids.notna().to_numpy() & (ids.astype(str).str.strip() != "").to_numpy()
+            nothing = ~has_feature & ~has_id
+            if nothing.any():
+                i = int(np.flatnonzero(nothing)[0])
+                raise SourceError(
+                    path,
+                    "no feature value and no model id: nothing to predict from",
+                    row=offset + i + 1,
+                )
+            out = pd.DataFrame(
+                {
+                    "query": ids.astype(str).where(has_id, None)
+                    if ident
+                    else [f"row{offset + i + 1}" for i in range(len(df))],
+                    "model_id": [
+                        pred.resolve(str(q)) if h else None
+                        for q, h in zip(ids, has_id & has_feature, strict=True)
+                    ],
+                    "status": "ok",
+                }
+            )
+            out = pd.concat([out, res.reset_index(drop=True)], axis=1)
+            lookup = ~has_feature & has_id
+            if lookup.any():  # an id and no features: look the model up, never predict from nothing
+                found = pred.predict_models(
+                    ids[lookup].astype(str).str.strip().tolist(), allow_prior=allow_prior
+                )
+                found.index = np.flatnonzero(lookup)
+                found["query"] = ids[lookup].astype(str).to_numpy()
+                for c in found.columns:
+                    if c not in out.columns:
+                        out[c] = None
+                out = out.astype(dict.fromkeys(("model_id", "status"), object))
+                out.loc[found.index, found.columns] = found
+            for c in OUTPUT_COLUMNS:
+                out[c] = pd.to_numeric(out[c])
+            offset += len(df)
+            yield out
+    if offset == 0:
+        raise SourceError(path, "no data rows")
+
+
+def _check_model_queries(queries: list[str]) -> None:
+    for i, q in enumerate(queries, 1):
+        try:
+            q.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = q.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            raise DivergenceError(f"--model argument {i} ({shown}): not valid UTF-8") from None
+        if not q.strip() or any(ord(ch) < 32 for ch in q):
+            raise DivergenceError(f"--model argument {i} ({q!r}): empty or control characters")
+
+
+def _report_names(pred, args: argparse.Namespace) -> None:
+    """One stderr line per ``--model`` name that did not give a prediction."""
+    for r in pred.resolve_names(args.model):
+        if r.status == "unknown":
+            hint = f"; did you mean: {', '.join(r.suggestions)}" if r.suggestions else ""
+            print(f"unknown model: {r.query}{hint}", file=sys.stderr)
+        elif r.status == "ambiguous":
+            print(
+                f"ambiguous model: {r.query} (candidates: {', '.join(r.candidates)})",
+                file=sys.stderr,
+            )
+        elif r.status == "no_benchmarks" and not args.allow_prior:
+            print(
+                f"no benchmark scores: {r.query} -> {r.model_id} (no prediction; --allow-prior to predict anyway)",
+                file=sys.stderr,
+            )
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from divergence.atomic import atomic_file, check_output_file
+    from divergence.predictor import OUTPUT_COLUMNS, load_predictor
+
+    inputs = [args.input] if args.input else []
+    if args.model_uri and Path(args.model_uri).is_dir():
+        inputs.append(args.model_uri)
     if args.model:
         from divergence.query import check_queries
 
+        _check_model_queries(args.model)
         check_queries(args.model)
+    else:
+        _check_text_file(Path(args.input))
+    check_output_file(args.output, inputs=inputs, what="--output")
     if args.domains:
         return _cmd_predict_domains(args)
     if args.long:
         raise DivergenceError("--long needs --domains")
     pred = load_predictor(args.model_uri)
-    if args.model:
-        out = pred.predict_models(args.model, allow_prior=args.allow_prior)
-    else:
-        df = read_csv(args.input)
-        if df.empty:
-            raise DivergenceError(f"{args.input}: no data rows")
-        ident = next((c for c in ("model_id", "query", "model") if c in df.columns), None)
-        try:
-            res = pred.predict(df)
-        except DivergenceError as exc:  # name the file: "<input>: input column 'x' row 2: ..."
-            from divergence.errors import SourceError
-
-            raise SourceError(args.input, str(exc)) from None
-        out = pd.DataFrame(
-            {
-                "query": df[ident].astype(str)
-                if ident
-                else [f"row{i + 1}" for i in range(len(df))],
-                "model_id": df[ident].map(lambda q: pred.resolve(str(q))) if ident else None,
-                "status": "ok",
-            }
-        )
-        out = pd.concat([out, res.reset_index(drop=True)], axis=1)
-    unknown = out.loc[out["status"] == "unknown", "query"].tolist()
-    if args.model:
-        for r in pred.resolve_names(args.model):
-            if r.status == "unknown":
-                hint = f"; did you mean: {', '.join(r.suggestions)}" if r.suggestions else ""
-                print(f"unknown model: {r.query}{hint}", file=sys.stderr)
-            elif r.status == "ambiguous":
-                print(
-                    f"ambiguous model: {r.query} (candidates: {', '.join(r.candidates)})",
-                    file=sys.stderr,
-                )
-            elif r.status == "no_benchmarks" and not args.allow_prior:
-                print(
-                    f"no benchmark scores: {r.query} -> {r.model_id} (no prediction; --allow-prior to predict anyway)",
-                    file=sys.stderr,
-                )
-    else:
-        for q in unknown:
-            print(f"unknown model: {q}", file=sys.stderr)
-    if len(unknown) == len(out):
-        print("error: no model resolved; nothing written", file=sys.stderr)
-        return 2
-    with atomic_file(args.output, "w") as fh:
-        out.to_csv(fh, index=False, float_format="%.2f")
-    print(f"wrote {len(out)} rows to {args.output} ({len(unknown)} unknown)")
+    n = n_unknown = 0
+    with atomic_file(args.output, "w", encoding="utf-8", newline="") as fh:
+        if args.model:
+            chunks = iter([pred.predict_models(args.model, allow_prior=args.allow_prior)])
+        else:
+            chunks = _predict_chunks(pred, Path(args.input), allow_prior=args.allow_prior)
+        columns = None
+        for out in chunks:
+            if columns is None:
+                base = ["query", "model_id", "status", *OUTPUT_COLUMNS]
+                columns = list(dict.fromkeys([*base, *out.columns]))
+            unknown = out.loc[out["status"] == "unknown", "query"].tolist()
+            if not args.model:
+                for q in unknown:
+                    print(f"unknown model: {q}", file=sys.stderr)
+            out.reindex(columns=columns).to_csv(fh, index=False, float_format="%.2f", header=n == 0)
+            n, n_unknown = n + len(out), n_unknown + len(unknown)
+        if args.model:
+            _report_names(pred, args)
+        if n_unknown == n:
+            raise DivergenceError("no model resolved; nothing written")
+    print(f"wrote {n} rows to {args.output} ({n_unknown} unknown)")
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from divergence.atomic import check_output_dir
+    from divergence.reports import write_report
+    from divergence.snapshot import load_snapshot
+
+    _check_snapshot(args.snapshot)
+    check_output_dir(args.out, inputs=[args.snapshot], what="--out")
+    paths = write_report(
+        load_snapshot(args.snapshot),
+        Path(args.out),
+        log_to_mlflow=not args.no_mlflow,
+        force=args.force,
+    )
+    if paths.get("rebuilt", True):
+        print(f"report written: {paths['html']}")
+    else:
+        print(f"report up to date (snapshot, model and code unchanged): {paths['html']}")
+    if args.update_readme:
+        from divergence.config import project_root
+        from divergence.reports import update_readme
+
+        root = project_root()
+        update_readme(Path(args.out), root / "README.md", root / "docs" / "figures")
+        print(f"updated {root / 'README.md'} and {root / 'docs' / 'figures'}")
+    return 0
+
+
+def _files_of(args: argparse.Namespace) -> str:
+    """The files a command reads, to name in a message about an unattributed failure."""
+    names = []
+    for attr in ("input", "experiment", "params", "model_uri", "snapshot", "raw", "storage"):
+        v = getattr(args, attr, None)
+        if v:
+            names.append(str(v))
+    return ", ".join(names) or args.command
+
+
+def describe_error(exc: BaseException, args: argparse.Namespace) -> tuple[str, int]:
+    """One line (and an exit code) for an anticipated failure; ``("", 0)`` if unanticipated."""
+    import errno
+    import json
+    import zlib
+
+    def first(e: BaseException) -> str:
+        text = str(e).strip()
+        return text.splitlines()[0][:300] if text else type(e).__name__
+
+    mod = type(exc).__module__.split(".")[0]
+    if isinstance(exc, DivergenceError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, (EOFError, zlib.error)) or type(exc).__name__ == "BadGzipFile":
+        return f"{_files_of(args)}: truncated or corrupt compressed file ({first(exc)})", 2
+    if isinstance(exc, UnicodeError):
+        what = "text is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "encoding"
+        return f"{_files_of(args)}: {what} ({first(exc)})", 2
+    if isinstance(exc, OSError) and mod not in {"mlflow", "sqlalchemy"}:
+        code = errno.errorcode.get(exc.errno or 0, "")
+        reason = exc.strerror or first(exc)
+        name = exc.filename if exc.filename is not None else _files_of(args)
+        if exc.filename2 is not None:
+            name = f"{name} -> {exc.filename2}"
+        return f"{name}: {reason}" + (f" [{code}]" if code else ""), 2
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{_files_of(args)}: invalid JSON ({first(exc)})", 2
+    if mod == "yaml":
+        return f"{_files_of(args)}: invalid YAML ({first(exc)})", 2
+    if mod in {"mlflow", "sqlalchemy", "alembic", "sqlite3"}:
+        from divergence.config import default_tracking_uri
+
+        return f"MLflow tracking store {default_tracking_uri()}: {first(exc)}", 2
+    if mod == "xgboost":
+        return f"{_files_of(args)}: xgboost: {first(exc)}", 2
+    if mod == "pandas" and "errors" in type(exc).__module__:
+        return f"{_files_of(args)}: malformed table ({first(exc)})", 2
+    if mod == "optuna":
+        return f"{_files_of(args)}: optuna: {first(exc)}", 2
+    if isinstance(exc, MemoryError):
+        return f"{_files_of(args)}: out of memory", 2
+    if isinstance(exc, RecursionError):
+        return f"{_files_of(args)}: input nested too deeply", 2
+    return "", 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``divergence`` console script."""
+    """Entry point of the ``divergence`` console script.
+
+    Every anticipated failure (bad input, OS errors such as a read-only or full disk,
+    encoding, YAML/JSON, MLflow store, xgboost file) is one ``error:`` line naming the
+    file and the cause, exit code 2; anything else is one ``internal error`` line, exit
+    code 1. ``--debug`` re-raises with the traceback.
+    """
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     # stdout carries results (tune prints JSON): no MLflow run links there with a tracking server.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    for stream in (sys.stdout, sys.stderr):  # names that are not valid UTF-8 still print
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
     args = build_parser().parse_args(argv)
     try:
         if args.command == "data":
@@ -473,35 +816,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"exported to {path}")
             return 0
         if args.command == "report":
-            from divergence.reports import write_report
-            from divergence.snapshot import load_snapshot
-
-            paths = write_report(
-                load_snapshot(args.snapshot),
-                Path(args.out),
-                log_to_mlflow=not args.no_mlflow,
-                force=args.force,
-            )
-            if paths.get("rebuilt", True):
-                print(f"report written: {paths['html']}")
-            else:
-                print(f"report up to date (snapshot, model and code unchanged): {paths['html']}")
-            if args.update_readme:
-                from divergence.config import project_root
-                from divergence.reports import update_readme
-
-                root = project_root()
-                update_readme(Path(args.out), root / "README.md", root / "docs" / "figures")
-                print(f"updated {root / 'README.md'} and {root / 'docs' / 'figures'}")
-            return 0
-    except DivergenceError as exc:
+            return _cmd_report(args)
+    except KeyboardInterrupt:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        msg, code = describe_error(exc, args)
+        if not msg:
+            msg = (
+                f"internal error in '{args.command}' ({type(exc).__name__}: "
+                f"{str(exc).strip()[:300] or '-'}); rerun with --debug for the traceback"
+            )
+            code = 1
+        print(f"error: {' '.join(msg.split())}", file=sys.stderr)
+        return code
     return 1
 
 

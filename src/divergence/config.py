@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+# Registered-model and experiment names: also directory names under ``models/``.
+REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def valid_name(name: object) -> bool:
+    """Whether ``name`` is a registry name (letters, digits, ``._-``; no path parts)."""
+    return isinstance(name, str) and bool(REGISTRY_NAME.fullmatch(name)) and ".." not in name
+
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Repository root when running from a checkout (src layout); None when installed elsewhere.

@@ -51,3 +51,23 @@ class UnknownModelError(DivergenceError):
 
 class ConfigError(DivergenceError):
     """An experiment or feature-set config is invalid."""
+
+
+class InputError(DivergenceError):
+    """A bad value in a predictor input table, at a column and a 1-based data row.
+
+    Parameters
+    ----------
+    column : str
+        The offending column.
+    row : int
+        1-based position of the row in the table given to the predictor.
+    problem : str
+        What is wrong, in a few words.
+    """
+
+    def __init__(self, column: str, row: int, problem: str) -> None:
+        self.column = column
+        self.row = row
+        self.problem = problem
+        super().__init__(f"input column {column!r} row {row}: {problem}")

@@ -6,10 +6,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from divergence.config import project_root
+from divergence.config import project_root, valid_name
 from divergence.errors import ConfigError
+from divergence.sources._io import read_yaml
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,11 @@ def load_experiment(path: str | Path, **overrides: Any) -> Experiment:
         p = project_root() / p  # e.g. MLproject's default "experiments/overall.yaml" from elsewhere
     if not p.exists():
         raise ConfigError(f"{p}: experiment config not found")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    if not p.is_file():
+        raise ConfigError(f"{p}: experiment config is not a regular file")
+    # strict reader: UTF-8 only, safe tags, no duplicate keys; an empty file means defaults
+    raw = read_yaml(p) if p.stat().st_size else {}
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: experiment must be a mapping")
     flat: dict[str, Any] = {}
@@ -93,6 +93,12 @@ def load_experiment(path: str | Path, **overrides: Any) -> Experiment:
         exp = Experiment(**{**exp.to_dict(), **{k: int(getattr(exp, k)) for k in ints}})
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{p}: {exc}") from None
+    for key in ("name", "registered_model"):
+        if not valid_name(getattr(exp, key)):
+            raise ConfigError(
+                f"{p}: {key} {getattr(exp, key)!r} is not a valid name "
+                "(letters, digits, '.', '_', '-'; no path separators)"
+            )
     if exp.board not in {"raw", "style"}:
         raise ConfigError(f"{p}: target.board must be 'raw' or 'style'")
     if exp.n_test < 1 or exp.n_trials < 0 or exp.min_train < 10:

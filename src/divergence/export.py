@@ -6,8 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-from divergence.atomic import atomic_dir
-from divergence.config import project_root
+from divergence.atomic import atomic_dir, check_output_dir
+from divergence.config import project_root, valid_name
+from divergence.errors import DivergenceError
 from divergence.predictor import load_predictor
 
 
@@ -74,19 +75,64 @@ Every column is optional (missing = unknown). Columns: see `input_columns.json`.
 """
 
 
+PREDICTOR_FILES = [
+    "main.json",
+    "main.ubj",
+    "bench.json",
+    "bench.ubj",
+    "intervals.json",
+    "features.csv.gz",
+    "aliases.csv.gz",
+    "card.json",
+]
+
+
+def check_model_name(name: object, source: str) -> str:
+    """A registered-model name usable as one directory name under ``models/``."""
+    if not valid_name(name):
+        raise DivergenceError(
+            f"{source}: registered model name {name!r} is not a valid registry name "
+            "(letters, digits, '.', '_', '-'; no path separators)"
+        )
+    return str(name)
+
+
+def export_target(name: str, out: str | Path | None = None) -> Path:
+    """The export directory: ``models/<name>`` or ``out``, which must lie below ``models/``."""
+    models = (project_root() / "models").resolve()
+    target = Path(out) if out else models / name
+    check_output_dir(target, what="export directory")
+    resolved = target.resolve()
+    if resolved == models or not resolved.is_relative_to(models):
+        raise DivergenceError(f"{target}: exports go only below the project's {models}/")
+    return target
+
+
 def export_model(uri: str | None = None, out: str | Path | None = None) -> Path:
     """Copy a registered model's predictor files and write MODEL_CARD.md.
+
+    The registered name comes from the model's ``card.json`` and is validated as a
+    registry name before it becomes a directory name; the target (default
+    ``models/<name>``, or ``out``) must lie below the project's ``models/`` directory.
 
     Returns
     -------
     Path
-        The export directory (``models/<registered name>`` by default).
+        The export directory.
     """
+    if out is not None:
+        export_target("divergence-utility", out)  # refuse a bad --out before loading anything
     pred = load_predictor(uri)
-    name = pred.card.get("registered_model", "divergence-utility")
-    target = Path(out) if out else project_root() / "models" / name
+    name = check_model_name(
+        pred.card.get("registered_model", "divergence-utility"), str(pred.directory / "card.json")
+    )
+    target = export_target(name, out)
     with atomic_dir(target) as tmp:
-        shutil.copytree(pred.directory, tmp / "predictor")
+        (tmp / "predictor").mkdir()
+        for f in PREDICTOR_FILES:  # only the predictor's own files, never links
+            src = pred.directory / f
+            if src.is_file() and not src.is_symlink():
+                shutil.copy2(src, tmp / "predictor" / f)
         (tmp / "MODEL_CARD.md").write_text(model_card(pred.card))
         (tmp / "input_columns.json").write_text(json.dumps(pred.input_columns, indent=1))
     return target

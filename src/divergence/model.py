@@ -34,6 +34,8 @@ import xgboost as xgb
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from divergence.columns import BENCH_PREFIXES, is_benchmark_column  # noqa: F401 (re-export)
+
 FAMILIES: dict[str, list[str]] = {
     "knowledge": [
         "*mmlu*",
@@ -70,12 +72,6 @@ FAMILIES: dict[str, list[str]] = {
     "long_context": ["*lcr*", "*long*", "*fiction*", "*context*"],
     "instruction": ["*ifbench*", "*ifeval*", "*instruction*", "*if_*"],
 }
-BENCH_PREFIXES = ("adopt.", "meta.")
-
-
-def is_benchmark_column(col: str) -> bool:
-    """Benchmark columns are all columns not prefixed ``adopt.`` or ``meta.``."""
-    return not col.startswith(BENCH_PREFIXES)
 
 
 def family_of(col: str) -> list[str]:

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from divergence.errors import DivergenceError, UnknownModelError
+from divergence.columns import column_scale, scale_table
+from divergence.errors import DivergenceError, InputError, SourceError, UnknownModelError
 from divergence.model import UtilityRegressor
 
 OUTPUT_COLUMNS = [
@@ -55,6 +56,61 @@ MODEL_COLUMNS = [
 MAX_ABS_INPUT = 1e15
 
 
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a predictor file (strict: UTF-8, finite numbers, unique keys)."""
+    from divergence.sources._io import read_json
+
+    value = read_json(path)
+    if not isinstance(value, dict):
+        raise SourceError(path, f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _read_intervals(path: Path) -> dict[str, Any]:
+    """``intervals.json``: an object whose numbers are finite, non-negative half-widths."""
+    value = _read_json_object(path)
+
+    def walk(v: Any, key: str) -> None:
+        if isinstance(v, bool):
+            return
+        if isinstance(v, (int, float)):
+            if not np.isfinite(v) or v < 0:
+                raise SourceError(path, f"interval value {v!r} is not a finite number >= 0", key)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, f"{key}.{k}" if key else str(k))
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, f"{key}[{i}]")
+
+    walk(value, "")
+    for k in ("q80", "q90"):
+        if k in value and (isinstance(value[k], bool) or not isinstance(value[k], (int, float))):
+            raise SourceError(path, "interval half-width must be a number", k)
+    return value
+
+
+def _check_table(path: Path, required: list[str]) -> None:
+    """A complete gzip stream of UTF-8 CSV whose header holds ``required``."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            head = fh.readline()
+            while fh.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(path, f"truncated or corrupt gzip file ({exc})") from None
+    try:
+        header = head.decode("utf-8-sig").strip().split(",")
+    except UnicodeDecodeError:
+        raise SourceError(path, "header is not valid UTF-8") from None
+    for col in required:
+        if col not in header:
+            raise SourceError(path, "missing column", column=col)
+
+
 class Predictor:
     """Predict arena utility for rows of raw model-level inputs.
 
@@ -66,37 +122,56 @@ class Predictor:
 
     def __init__(self, directory: str | Path) -> None:
         d = Path(directory)
+        if not d.is_dir():
+            raise DivergenceError(f"{d}: not a divergence model directory (not a directory)")
         for name in [
             "main.json",
+            "main.ubj",
             "bench.json",
+            "bench.ubj",
             "intervals.json",
             "features.csv.gz",
             "aliases.csv.gz",
         ]:
-            if not (d / name).exists():
+            f = d / name
+            if not f.exists():
                 raise DivergenceError(
-                    f"{d / name}: predictor file missing (not a divergence model directory)"
+                    f"{f}: predictor file missing (not a divergence model directory)"
                 )
-        self.directory = d
-        try:
-            self.main = UtilityRegressor.load(d, "main")
-            self.bench = UtilityRegressor.load(d, "bench")
-            self.intervals = json.loads((d / "intervals.json").read_text())
-            self.card = (
-                json.loads((d / "card.json").read_text()) if (d / "card.json").exists() else {}
-            )
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            xgb.core.XGBoostError,
-        ) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if f.is_symlink() or not f.is_file():
+                raise DivergenceError(
+                    f"{f}: predictor file is not a regular file (links are not followed)"
+                )
+        card_file = d / "card.json"
+        if card_file.is_symlink() or (card_file.exists() and not card_file.is_file()):
             raise DivergenceError(
-                f"{d}: not a valid divergence model directory ({type(exc).__name__}: {msg})"
-            ) from None
+                f"{card_file}: predictor file is not a regular file (links are not followed)"
+            )
+        self.directory = d
+        for prefix in ("main", "bench"):
+            try:
+                model = UtilityRegressor.load(d, prefix)
+            except (
+                OSError,
+                ValueError,
+                KeyError,
+                TypeError,
+                AttributeError,
+                IndexError,
+                RecursionError,
+                xgb.core.XGBoostError,
+            ) as exc:
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise DivergenceError(
+                    f"{d / prefix}.json/.ubj: not a valid divergence model directory "
+                    f"({type(exc).__name__}: {msg[:200]})"
+                ) from None
+            setattr(self, prefix, model)
+        self.intervals = _read_intervals(d / "intervals.json")
+        self.card = _read_json_object(d / "card.json") if (d / "card.json").exists() else {}
+        _check_table(d / "features.csv.gz", ["model_id"])
+        _check_table(d / "aliases.csv.gz", ["alias", "model_id"])
+        self.scales = scale_table(self.input_columns)
         self._features: pd.DataFrame | None = None
         self._aliases: dict[str, str] | None = None
         self._index: Any = None
@@ -148,9 +223,7 @@ class Predictor:
         for c in cols:  # in input order, so the first bad column is the one reported
             if c in fast_pos:
                 if c in first_inf:
-                    raise DivergenceError(
-                        f"input column {c!r} row {first_inf[c] + 1}: infinite value"
-                    )
+                    raise InputError(c, first_inf[c] + 1, "infinite value")
                 out[c] = block[:, fast_pos[c]]
                 continue
             s = df[c]
@@ -158,9 +231,7 @@ class Predictor:
                 s.dtype.kind in "mM" and s.notna().any()
             ):  # to_numeric would turn dates into ns counts
                 pos = int(np.flatnonzero(s.notna().to_numpy())[0])
-                raise DivergenceError(
-                    f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}"
-                )
+                raise InputError(c, pos + 1, f"non-numeric value {s.iloc[pos]!r}")
             if s.dtype == bool or (
                 s.dtype == object and s.map(lambda v: isinstance(v, bool)).any()
             ):
@@ -169,13 +240,11 @@ class Predictor:
             bad = num.isna() & s.notna() & ~s.astype(str).str.strip().isin(["", "nan", "NaN"])
             if bad.any():
                 pos = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DivergenceError(
-                    f"input column {c!r} row {pos + 1}: non-numeric value {s.iloc[pos]!r}"
-                )
+                raise InputError(c, pos + 1, f"non-numeric value {s.iloc[pos]!r}")
             arr = num.to_numpy(dtype="float64", na_value=np.nan)
             if np.isinf(arr).any():
                 pos = int(np.flatnonzero(np.isinf(arr))[0])
-                raise DivergenceError(f"input column {c!r} row {pos + 1}: infinite value")
+                raise InputError(c, pos + 1, "infinite value")
             out[c] = arr
         if len(fast) == len(cols):
             cols = fast
@@ -186,10 +255,30 @@ class Predictor:
         if huge.any():
             j = int(np.flatnonzero(huge.any(axis=0))[0])
             i = int(np.flatnonzero(huge[:, j])[0])
-            raise DivergenceError(
-                f"input column {cols[j]!r} row {i + 1}: value {block[i, j]:g} out of range (|x| > {MAX_ABS_INPUT:g})"
+            raise InputError(
+                cols[j], i + 1, f"value {block[i, j]:g} out of range (|x| > {MAX_ABS_INPUT:g})"
             )
+        self._check_scales(cols, block)
         return cols, block
+
+    def _check_scales(self, cols: list[str], block: np.ndarray) -> None:
+        """Refuse values outside each column's declared scale (:mod:`divergence.columns`)."""
+        scales = self.__dict__.get("scales")
+        if scales is None:
+            scales = self.__dict__["scales"] = scale_table(self.input_columns)
+        for j, c in enumerate(cols):
+            sc = scales.get(c)
+            if sc is None:
+                continue
+            lo, hi = float(sc["lo"]), float(sc["hi"])
+            col = block[:, j]
+            with np.errstate(invalid="ignore"):
+                out = (col < lo) | (col > hi)
+            if out.any():
+                i = int(np.flatnonzero(out)[0])
+                scale = column_scale(c)
+                rng = scale.describe() if scale is not None else f"{lo:g} to {hi:g}"
+                raise InputError(c, i + 1, f"value {col[i]:g} outside the column's scale {rng}")
 
     @staticmethod
     def _columns_for(model: UtilityRegressor, cols: list[str], block: np.ndarray) -> np.ndarray:

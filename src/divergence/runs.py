@@ -896,6 +896,7 @@ def run(
             )
             mlflow.set_tag("divergence.launcher_run_id", launcher)
         mlflow.set_tags({**_tags(snap), STAGE_TAG: "pipeline"})
+        __import__("divergence.recovery").recovery.tag_and_recover()  # runs of killed processes
         mlflow.log_params({f"exp_{k}": v for k, v in exp.to_dict().items()})
         mlflow.log_params(
             {"n_rated_models": len(p.y), "n_features": p.X.shape[1], "steps": ",".join(steps)}

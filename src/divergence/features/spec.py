@@ -8,20 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from divergence.columns import LEAKY_PATTERNS, is_leaky  # noqa: F401 (re-export)
 from divergence.config import project_root
 from divergence.errors import ConfigError
 
-# Anything derived from the arena is leakage when an arena rating is the target.
-LEAKY_PATTERNS = [
-    "*arena*",
-    "*lmsys*",
-    "*mt_bench*",
-    "*mt-bench*",
-    "*mtbench*",
-    "*chatbot*",
-    "*elo*",
-    "*votes*",
-]
 METADATA_FIELDS = {"open_weights", "reasoning", "params_b", "release_days", "org_major"}
 
 
@@ -57,11 +47,6 @@ class FeatureSpec:
         if not any(fnmatch.fnmatch(low, p) for p in self.include):
             return False
         return not any(fnmatch.fnmatch(low, p) for p in self.exclude)
-
-
-def is_leaky(column: str) -> bool:
-    """True if a feature column is derived from the arena."""
-    return any(fnmatch.fnmatch(column.lower(), p) for p in LEAKY_PATTERNS)
 
 
 def load_spec(name_or_path: str | Path) -> FeatureSpec:
