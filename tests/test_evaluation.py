@@ -13,7 +13,14 @@ from scipy import stats
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from divergence.baselines import BestSingleBenchmark, LinearOnColumn, MeanBaseline, MedianRidge
+from divergence.baselines import (
+    BestSingleBenchmark,
+    LinearOnColumn,
+    MeanBaseline,
+    MedianRidge,
+    StrongRidge,
+    TrailingMean,
+)
 from divergence.evaluation import (
     METRICS,
     assert_no_future_leak,
@@ -348,7 +355,14 @@ def test_paired_difference() -> None:
 
 # ----------------------------------------------------------------------------- baselines
 
-ESTIMATORS = [MeanBaseline(), BestSingleBenchmark(), LinearOnColumn(0), MedianRidge()]
+ESTIMATORS = [
+    MeanBaseline(),
+    BestSingleBenchmark(),
+    LinearOnColumn(0),
+    MedianRidge(),
+    StrongRidge(),
+    TrailingMean(),
+]
 
 
 @parametrize_with_checks(ESTIMATORS)
@@ -365,6 +379,8 @@ def test_sklearn_estimator_contract(estimator, check) -> None:  # noqa: ANN001
         BestSingleBenchmark(min_coverage=0.3),
         LinearOnColumn("aa_index"),
         MedianRidge(alpha=2.5),
+        StrongRidge(alphas=[1.0, 10.0], n_recent=30),
+        TrailingMean(window_days=180.0),
     ],
 )
 def test_clone_and_params_round_trip(est) -> None:  # noqa: ANN001
@@ -463,3 +479,35 @@ def test_baselines_in_walk_forward(planted: tuple[pd.DataFrame, np.ndarray]) -> 
     for name in ("BestSingleBenchmark", "LinearOnColumn", "MedianRidge"):
         diff = paired_difference(truth, preds[name], preds["MeanBaseline"], n_boot=300)
         assert diff.loc["rmse", "ci_hi"] < 0, name
+
+
+def test_strong_ridge_chooses_alpha_on_earlier_rows(
+    planted: tuple[pd.DataFrame, np.ndarray],
+) -> None:
+    """The penalty comes from time-ordered folds; indicators carry missingness; beats the mean."""
+    X, y = planted
+    X = X.assign(**{"meta.release_days": np.arange(len(y), dtype=float)})
+    train, test = slice(0, 200), slice(200, None)
+    est = StrongRidge().fit(X.iloc[train], y[train])
+    assert est.alpha_ in np.logspace(-1, 3.5, 19)
+    assert est.fold_errors_.shape == (19,) and np.isfinite(est.fold_errors_).all()
+    assert est.n_indicators_ == 3  # noise1, aa_index, sparse have missing values
+    pred = est.predict(X.iloc[test])
+    assert np.sqrt(np.mean((pred - y[test]) ** 2)) < 0.5 * np.std(y[test])
+    # the choice depends only on rows before each fold: later rows do not change the folds
+    shuffled = X.iloc[train].sample(frac=1.0, random_state=0)
+    twin = StrongRidge().fit(shuffled, y[train][shuffled.index.to_numpy()])
+    assert twin.alpha_ == est.alpha_
+    # no time column: exact leave-one-out choice
+    loo = StrongRidge().fit(X.drop(columns="meta.release_days").iloc[train], y[train])
+    assert loo.alpha_ in np.logspace(-1, 3.5, 19)
+
+
+def test_trailing_mean_uses_the_last_window() -> None:
+    X = pd.DataFrame({"meta.release_days": [0.0, 100.0, 400.0, 500.0, np.nan]})
+    y = np.array([1.0, 2.0, 10.0, 20.0, 99.0])
+    est = TrailingMean(window_days=365.0).fit(X, y)
+    assert est.mean_ == pytest.approx(15.0) and est.n_window_ == 2  # 400, 500 (not 100, NaN)
+    assert TrailingMean().fit(X[[]].assign(a=1.0), y).mean_ == pytest.approx(y.mean())
+    with pytest.raises(ValueError, match="window_days"):
+        TrailingMean(window_days=0).fit(X, y)

@@ -380,7 +380,7 @@ def real_models(tables):
 def test_monotone_regressor_on_real_data(real_models, data) -> None:
     X, models = real_models
     model = data.draw(st.sampled_from(models), label="model")
-    col = data.draw(st.sampled_from(model.state_["bench_columns"]), label="column")
+    col = data.draw(st.sampled_from(model.bench_columns_), label="column")
     i = data.draw(st.integers(0, len(X) - 1), label="row")
     lo, hi = np.nanmin(X[col]), np.nanmax(X[col])
     span = hi - lo

@@ -9,7 +9,15 @@ Every model is judged against these baselines (see
 - :class:`LinearOnColumn`: a line on one named column, e.g. an intelligence
   index or the general factor.
 - :class:`MedianRidge`: median imputation + standardisation + ridge on all
-  columns.
+  columns, fixed penalty.
+- :class:`StrongRidge`: median imputation + missing-value indicators +
+  standardisation + ridge, the penalty chosen on one-step-ahead folds in time
+  order *inside* the training rows (the strong linear reference).
+- :class:`TrailingMean`: the mean of the training models released in the last
+  ``window_days`` (a level that follows the trend, no features).
+
+scikit-learn's :class:`~sklearn.ensemble.HistGradientBoostingRegressor` (defaults)
+is the strong tree reference; it is used as is.
 
 All follow the scikit-learn estimator contract: ``__init__`` only stores
 parameters, ``fit`` validates them and returns ``self``, learned attributes end
@@ -390,3 +398,232 @@ class MedianRidge(_Baseline):
         if self.pipeline_ is None:
             return np.full(X_arr.shape[0], self.fill_value_)
         return np.asarray(self.pipeline_.predict(X_arr[:, self.column_indices_]), dtype=np.float64)
+
+
+def _ridge_path(Z: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Ridge coefficients (rows) of centred ``y`` on ``Z`` (centred) for every alpha (SVD)."""
+    U, sv, Vt = np.linalg.svd(Z, full_matrices=False)
+    uy = U.T @ y
+    return (sv[None, :] / (sv[None, :] ** 2 + alphas[:, None]) * uy[None, :]) @ Vt
+
+
+class _ImputeIndicate:
+    """Median fill + missing indicators + standardisation, fitted on training rows."""
+
+    def __init__(self, A: np.ndarray) -> None:
+        self.keep = np.flatnonzero(~np.isnan(A).all(axis=0))
+        A = A[:, self.keep]
+        miss = np.isnan(A)
+        self.median = np.nanmedian(A, axis=0) if A.shape[1] else np.zeros(0)
+        self.ind = np.flatnonzero(miss.any(axis=0))
+        D = self._raw(A)
+        self.mu = D.mean(axis=0)
+        sd = D.std(axis=0)
+        self.sd = np.where(sd > 0, sd, 1.0)
+
+    def _raw(self, A: np.ndarray) -> np.ndarray:
+        miss = np.isnan(A)
+        return np.hstack([np.where(miss, self.median, A), miss[:, self.ind].astype(float)])
+
+    def __call__(self, A: np.ndarray) -> np.ndarray:
+        return (self._raw(A[:, self.keep]) - self.mu) / self.sd
+
+
+class StrongRidge(_Baseline):
+    """Ridge on median-imputed, standardised columns plus missing-value indicators.
+
+    Columns never observed in training are dropped; every other column is filled
+    with its training median, and each column missing in some training row adds a
+    0/1 indicator; all are standardised. The penalty is chosen from ``alphas`` by
+    the squared error of one-step-ahead folds in time order *within the training
+    rows* (:func:`divergence.splits.time_ordered_folds` on ``time_column``: the
+    newest ``n_recent`` rows in ``n_folds`` blocks, each predicted from the rows
+    before it), so the choice never sees later models. Without ``time_column`` in
+    ``X`` (or with too few rows for a fold) the penalty is chosen by exact
+    leave-one-out error instead. Deterministic (closed form).
+
+    Parameters
+    ----------
+    alphas : sequence of float, default ``numpy.logspace(-1, 3.5, 19)``
+        Candidate penalties (on the standardised design).
+    time_column : str, default "meta.release_days"
+        Column ordering rows in time (its label; NaN = undated).
+    n_recent : int, default 40
+        Rows predicted by the penalty-choice folds.
+    n_folds : int, default 4
+        Number of those folds.
+
+    Attributes
+    ----------
+    alpha_ : float
+        The chosen penalty.
+    fold_errors_ : numpy.ndarray
+        Mean squared error of each candidate on the folds (LOO when no fold).
+    coef_ : numpy.ndarray
+        Coefficients on the standardised design (columns, then indicators).
+    intercept_ : float
+        Training mean of ``y``.
+    n_indicators_ : int
+        Number of missing-value indicators.
+    """
+
+    def __init__(
+        self,
+        alphas: Any = None,
+        time_column: str = "meta.release_days",
+        n_recent: int = 40,
+        n_folds: int = 4,
+    ) -> None:
+        self.alphas = alphas
+        self.time_column = time_column
+        self.n_recent = n_recent
+        self.n_folds = n_folds
+
+    def _alphas(self) -> np.ndarray:
+        a = np.logspace(-1, 3.5, 19) if self.alphas is None else np.asarray(self.alphas, float)
+        if a.ndim != 1 or a.size == 0 or not (a > 0).all():
+            raise ValueError(f"alphas must be a non-empty sequence of positive floats, got {a!r}")
+        return a
+
+    def fit(self, X: Any, y: Any) -> StrongRidge:
+        """Choose the penalty on time-ordered folds, then fit on every row.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n, p)
+            Features; NaN = missing.
+        y : array-like, shape (n,)
+            Finite target.
+
+        Returns
+        -------
+        StrongRidge
+            ``self``.
+        """
+        from divergence.splits import time_ordered_folds
+
+        alphas = self._alphas()
+        X_arr, y_arr = self._fit_data(X, y)
+        names = getattr(self, "feature_names_in_", None)
+        folds = []
+        if names is not None and self.time_column in list(names):
+            t = X_arr[:, list(names).index(self.time_column)]
+            folds = time_ordered_folds(t, n_recent=self.n_recent, n_folds=self.n_folds)
+        if folds:
+            err = np.zeros(alphas.size)
+            for tr, te in folds:
+                tf = _ImputeIndicate(X_arr[tr])
+                Z, ym = tf(X_arr[tr]), y_arr[tr].mean()
+                B = _ridge_path(Z - Z.mean(axis=0), y_arr[tr] - ym, alphas)
+                err += (((tf(X_arr[te]) @ B.T) + ym - y_arr[te][:, None]) ** 2).sum(axis=0)
+            self.fold_errors_ = err / sum(len(te) for _, te in folds)
+        else:  # exact leave-one-out residuals of ridge via the hat matrix
+            tf = _ImputeIndicate(X_arr)
+            Z = tf(X_arr)
+            U, sv, _ = np.linalg.svd(Z, full_matrices=False)
+            yc = y_arr - y_arr.mean()
+            uy = U.T @ yc
+            errs = []
+            for a in alphas:
+                shrink = sv**2 / (sv**2 + a)
+                fit = U @ (shrink * uy)
+                h = (U**2) @ shrink + 1.0 / len(y_arr)
+                errs.append(float(np.mean(((yc - fit) / np.clip(1 - h, 1e-9, None)) ** 2)))
+            self.fold_errors_ = np.array(errs)
+        self.alpha_ = float(alphas[int(np.argmin(self.fold_errors_))])
+        self._tf = _ImputeIndicate(X_arr)
+        Z = self._tf(X_arr)
+        self.intercept_ = float(y_arr.mean())
+        self.coef_ = _ridge_path(Z, y_arr - self.intercept_, np.array([self.alpha_]))[0]
+        self.n_indicators_ = int(self._tf.ind.size)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict with the fitted ridge.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (m, p)
+            Same columns as in ``fit``; NaN allowed.
+
+        Returns
+        -------
+        numpy.ndarray, shape (m,)
+        """
+        X_arr = self._predict_data(X)
+        return self._tf(X_arr) @ self.coef_ + self.intercept_
+
+
+class TrailingMean(_Baseline):
+    """The mean target of the training rows released in the last ``window_days``.
+
+    The window ends at the newest training row (``time_column``, in days); rows
+    without a time are left out. Without ``time_column`` in ``X`` (or no dated
+    row) the all-row mean is predicted.
+
+    Parameters
+    ----------
+    window_days : float, default 365
+        Window length.
+    time_column : str, default "meta.release_days"
+        Column holding release time in days.
+
+    Attributes
+    ----------
+    mean_ : float
+        The predicted constant.
+    n_window_ : int
+        Number of training rows averaged.
+    """
+
+    def __init__(self, window_days: float = 365.0, time_column: str = "meta.release_days") -> None:
+        self.window_days = window_days
+        self.time_column = time_column
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    def fit(self, X: Any, y: Any) -> TrailingMean:
+        """Average the training rows of the last ``window_days``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n, p)
+            Must hold ``time_column`` to use the window.
+        y : array-like, shape (n,)
+            Finite target.
+
+        Returns
+        -------
+        TrailingMean
+            ``self``.
+        """
+        if not float(self.window_days) > 0:
+            raise ValueError(f"window_days must be > 0, got {self.window_days!r}")
+        X_arr, y_arr = self._fit_data(X, y)
+        names = getattr(self, "feature_names_in_", None)
+        use = np.ones(len(y_arr), dtype=bool)
+        if names is not None and self.time_column in list(names):
+            t = X_arr[:, list(names).index(self.time_column)]
+            if (~np.isnan(t)).any():
+                use = t >= np.nanmax(t) - float(self.window_days)
+        self.mean_ = float(y_arr[use].mean())
+        self.n_window_ = int(use.sum())
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Return the trailing mean for each row of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (m, p)
+            Same columns as in ``fit``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (m,)
+        """
+        X_arr = self._predict_data(X)
+        return np.full(X_arr.shape[0], self.mean_)

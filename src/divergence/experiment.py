@@ -23,10 +23,12 @@ class Experiment:
     benchmark_feature_set: str = "benchmarks_only"
     n_test: int = 25
     min_train: int = 40
-    inner_folds: int = 4
+    inner_folds: int = 6
+    tune_recent: int = 60
     rolling_min_train: int = 60
     n_trials: int = 30
     n_boot: int = 2000
+    n_seeds: int = 1
     seed: int = 42
     registered_model: str = "divergence-utility"
 
@@ -41,10 +43,11 @@ _LAYOUT = {
         "n_test": "n_test",
         "min_train": "min_train",
         "inner_folds": "inner_folds",
+        "tune_recent": "tune_recent",
         "rolling_min_train": "rolling_min_train",
     },
     "tuning": {"n_trials": "n_trials"},
-    "evaluation": {"n_boot": "n_boot"},
+    "evaluation": {"n_boot": "n_boot", "n_seeds": "n_seeds"},
 }
 _TOP = {"name", "feature_set", "benchmark_feature_set", "seed", "registered_model"}
 
@@ -85,9 +88,11 @@ def load_experiment(path: str | Path, **overrides: Any) -> Experiment:
             "n_test",
             "min_train",
             "inner_folds",
+            "tune_recent",
             "rolling_min_train",
             "n_trials",
             "n_boot",
+            "n_seeds",
             "seed",
         ]
         exp = Experiment(**{**exp.to_dict(), **{k: int(getattr(exp, k)) for k in ints}})
@@ -103,4 +108,6 @@ def load_experiment(path: str | Path, **overrides: Any) -> Experiment:
         raise ConfigError(f"{p}: target.board must be 'raw' or 'style'")
     if exp.n_test < 1 or exp.n_trials < 0 or exp.min_train < 10:
         raise ConfigError(f"{p}: n_test >= 1, n_trials >= 0 and min_train >= 10 required")
+    if exp.n_seeds < 1 or exp.inner_folds < 1 or exp.tune_recent < 1:
+        raise ConfigError(f"{p}: n_seeds, inner_folds and tune_recent must be >= 1")
     return exp

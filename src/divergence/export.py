@@ -23,13 +23,46 @@ def model_card(card: dict) -> str:
         ci = f" (95% CI {lo:.3g} to {hi:.3g})" if lo is not None and hi is not None else ""
         return f"{m[key]:.3g}{ci}"
 
-    baselines = sorted({k.split("_walkforward_")[0] for k in m if k.startswith("baseline_")})
+    baselines = sorted(
+        {k.split("_walkforward_")[0] for k in m if k.startswith("baseline_")},
+        key=lambda b: m.get(f"{b}_walkforward_rmse", float("inf")),
+    )
     base_rows = "\n".join(
-        f"| {b.removeprefix('baseline_')} | {fmt(f'{b}_walkforward_rmse')} | {fmt(f'{b}_walkforward_spearman')} |"
+        f"| {b.removeprefix('baseline_')} | {fmt(f'{b}_walkforward_rmse')} | "
+        f"{fmt(f'{b}_walkforward_spearman')} | {fmt(f'{b}_walkforward_this_minus_reference_rmse')} |"
         for b in baselines
     )
+    params = card.get("params", {})
+    base = params.get("base", "?")
+    margin = {
+        "latent": f"a ridge on {params.get('n_factors', 1) if not params.get('monotone') else 1} "
+        "latent benchmark factor(s), release date, coverage and source indicators",
+        "factor": "a ridge on the general benchmark factor and release date",
+        "linear": "a ridge on every engineered (factor, family, metadata) feature",
+        "ridge": "a ridge on every standardised benchmark and engineered feature",
+    }.get(base)
+    if margin:
+        how = (
+            f"xgboost ({params.get('n_estimators')} trees) on the residual of a linear base "
+            f"margin, {margin}, with missing-value indicators; the margin extrapolates "
+            "beyond the training range, the trees do not."
+        )
+    else:
+        how = (
+            f"plain xgboost ({params.get('n_estimators')} trees, no base margin): it cannot "
+            "predict above the highest training rating."
+        )
     exp = card.get("experiment", {})
     q = card.get("intervals", {})
+    edges = [-float("inf"), *q.get("bin_edges", []), float("inf")]
+    hw = q.get("half_widths", {})
+    bins = "; ".join(
+        f"{'fewer than ' + format(hi, 'g') if lo == -float('inf') else (format(lo, 'g') + ' or more' if hi == float('inf') else format(lo, 'g') + '–' + format(hi, 'g'))} inputs "
+        f"±{hw.get('0.8', [float('nan')] * len(edges))[i]:.0f} (80%) / ±{hw.get('0.9', [float('nan')] * len(edges))[i]:.0f} (90%)"
+        if len(edges) > 2
+        else f"±{hw.get('0.8', [float('nan')])[0]:.0f} (80%) / ±{hw.get('0.9', [float('nan')])[0]:.0f} (90%) for every row"
+        for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    )
     return f"""# Model card: {card.get("registered_model")}
 
 ## What it predicts
@@ -44,16 +77,28 @@ benchmarks-only prediction (`benchmark_implied`) and `divergence` = difference o
 - Feature set `{exp.get("feature_set")}` ({len(card.get("features_main", []))} columns), benchmarks-only set
   `{exp.get("benchmark_feature_set")}` ({len(card.get("features_benchmarks_only", []))} columns).
 
+## Model
+{how} Tuned parameters: `{json.dumps(params, sort_keys=True)}`.
+
 ## Walk-forward evaluation (newest {exp.get("n_test")} models, each predicted from older models only)
-| predictor | RMSE | Spearman |
-|---|---|---|
-| ours | {fmt("walkforward_rmse")} | {fmt("walkforward_spearman")} |
-| ours, benchmarks only | {fmt("benchmarks_only_walkforward_rmse")} | {fmt("benchmarks_only_walkforward_spearman")} |
+The seed with the median RMSE over {exp.get("n_seeds", 1)} xgboost seeds; 95% bootstrap CIs; last
+column: paired bootstrap difference of RMSE against the strong ridge baseline (negative = better).
+
+| predictor | RMSE | Spearman | − strong ridge RMSE |
+|---|---|---|---|
+| ours | {fmt("walkforward_rmse")} | {fmt("walkforward_spearman")} | {fmt("walkforward_this_minus_reference_rmse")} |
+| ours, benchmarks only | {fmt("benchmarks_only_walkforward_rmse")} | {fmt("benchmarks_only_walkforward_spearman")} | {fmt("benchmarks_only_walkforward_this_minus_reference_rmse")} |
 {base_rows}
 
-MAE {fmt("walkforward_mae")}; 90% interval coverage {fmt("walkforward_coverage")}.
-Prediction intervals: ±{q.get("q80", float("nan")):.1f} (80%) and ±{q.get("q90", float("nan")):.1f} (90%)
-rating points, split-conformal on out-of-sample residuals.
+Seed spread of ours: RMSE {fmt("walkforward_rmse_seed_min")} to {fmt("walkforward_rmse_seed_max")}
+(median {fmt("walkforward_rmse_seed_median")}); MAE {fmt("walkforward_mae")}.
+90% interval coverage {fmt("walkforward_coverage")} on the walk-forward,
+{fmt("rolling_interval_coverage_90")} on the rolling origin; median 90% width
+{fmt("walkforward_interval_median_width_90")} rating points (90th percentile of the absolute
+walk-forward error: {fmt("walkforward_interval_p90_abs_error")}).
+
+Prediction intervals: split-conformal on one-step-ahead residuals (tuning folds and the
+walk-forward), Mondrian bins by the number of observed benchmark inputs: {bins}.
 
 ## Intended use
 Estimating the arena standing of a model that has benchmark scores but no (or few) arena
@@ -61,13 +106,13 @@ votes yet, and measuring where benchmarks and human preference disagree.
 
 ## Known limits
 - Small n (hundreds of models); CIs above are wide and honest about it.
-- Trees cannot extrapolate: a linear base margin carries the trend, but frontier models
-  beyond the training range remain the least certain.
+- Trees cannot extrapolate; only the linear base margin (if any, see Model) carries a
+  model beyond the training range, so frontier models remain the least certain.
 - Arena ratings re-anchor between snapshots; targets are normalised by anchor models.
 - Adoption signals exist only for recent models (sources start 2024-2026), so for older
   models the adoption features are missing by construction.
 - Benchmark coverage is uneven by source and era; a model with few benchmarks gets a
-  prediction dominated by its metadata and the training mean.
+  prediction dominated by its metadata and the training mean, and a wider interval.
 - Not a measure of safety, cost-effectiveness or any specific user's utility.
 
 ## Inputs

@@ -2,9 +2,10 @@
 
 Trees predict a constant outside their training range, and new frontier models sit
 exactly there. :class:`UtilityRegressor` therefore fits a linear *base margin* first
-(on the general capability factor, or on all engineered features) and lets xgboost
-model only the residual via ``base_margin``; a new model with a higher factor than any
-training model still gets a higher prediction.
+(a ridge on latent benchmark factors, on the general factor, or on all engineered
+features, with missing-value indicators) and lets xgboost model only the residual via
+``base_margin``; a new model with a higher factor than any training model still gets a
+higher prediction. With ``base="none"`` nothing extrapolates.
 
 Everything cross-model is fitted on the training rows only, inside :meth:`fit`:
 
@@ -12,19 +13,24 @@ Everything cross-model is fitted on the training rows only, inside :meth:`fit`:
 - standardisation of benchmark columns (training mean/std);
 - family sub-indices (knowledge, math/reasoning, coding, agentic, long context,
   instruction following): mean of a model's available standardised scores per family;
-- a general factor: first principal component of the standardised benchmark matrix,
-  estimated with missing entries by iterative rank-1 SVD imputation; a model's factor
-  score is the least-squares projection on the loadings over its *observed* columns;
-- coverage count: number of observed benchmark columns.
+- latent factors: the first ``n_factors`` principal components of the standardised
+  benchmark matrix, estimated with missing entries by iterative rank-k SVD imputation;
+  a model's factor scores are the (lightly ridged) least-squares projection on the
+  loadings over its *observed* columns; the first is the general factor;
+- coverage count (number of observed benchmark columns) and one indicator per
+  benchmark source (column prefix, e.g. ``aa``, ``epoch``): which evidence a row has.
 
-The fitted state is plain numbers (JSON) plus the booster in xgboost's own UBJSON
-format: :meth:`save` / :meth:`load`, no pickle.
+The fitted attributes are plain numbers (JSON) plus the booster in xgboost's own UBJSON
+format: :meth:`save` / :meth:`load`, no pickle. :class:`UtilityParams` is the one home
+of the hyper-parameters, their defaults and the Optuna search space.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +38,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from divergence.columns import BENCH_PREFIXES, is_benchmark_column  # noqa: F401 (re-export)
 
@@ -74,25 +80,103 @@ FAMILIES: dict[str, list[str]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def family_of(col: str) -> list[str]:
     """Families a benchmark column belongs to (may be several, or none)."""
     low = col.lower()
     return [f for f, pats in FAMILIES.items() if any(fnmatch.fnmatch(low, p) for p in pats)]
 
 
-def _rank1_factor(z: np.ndarray, n_iter: int = 50) -> np.ndarray:
-    """Loadings of the first principal component of ``z`` (NaN = missing)."""
+def _latent_factors(z: np.ndarray, k: int = 1, n_iter: int = 50) -> np.ndarray:
+    """Loadings (columns, shape ``(p, k)``) of the first ``k`` principal components of ``z``.
+
+    NaN = missing, imputed by iterating a rank-``k`` SVD reconstruction. Signs are fixed:
+    the first component's loadings sum to >= 0, every other component's largest
+    absolute loading is positive.
+    """
     mask = ~np.isnan(z)
     filled = np.where(mask, z, 0.0)
-    v = np.ones(z.shape[1]) / np.sqrt(z.shape[1])
+    k = max(1, min(k, *z.shape))
+    V = np.zeros((z.shape[1], k))
     for _ in range(n_iter):
         u, s, vt = np.linalg.svd(filled, full_matrices=False)
-        v = vt[0]
-        recon = s[0] * np.outer(u[:, 0], v)
+        V = vt[:k].T
+        recon = (u[:, :k] * s[:k]) @ vt[:k]
         filled = np.where(mask, z, recon)
-    if v.sum() < 0:
-        v = -v
-    return v
+    if V[:, 0].sum() < 0:
+        V[:, 0] = -V[:, 0]
+    for j in range(1, k):
+        if V[np.argmax(np.abs(V[:, j])), j] < 0:
+            V[:, j] = -V[:, j]
+    return V
+
+
+def _source_of(col: str) -> str:
+    return col.split(".", 1)[0]
+
+
+BASES = ("latent", "factor", "linear", "ridge", "none")
+"""Valid base margins (see :class:`UtilityRegressor`)."""
+SEARCH_BASES = ("latent", "ridge", "factor")
+"""Base margins the tuner chooses from: all extrapolate (``none`` cannot)."""
+
+
+@dataclass(frozen=True)
+class UtilityParams:
+    """Hyper-parameters of :class:`UtilityRegressor`: defaults and search space in one place.
+
+    The fields are :class:`UtilityRegressor`'s keyword-only parameters (except
+    ``n_jobs`` and ``random_state``); :meth:`search_space` samples them with Optuna.
+    """
+
+    n_estimators: int = 300
+    learning_rate: float = 0.05
+    max_depth: int = 3
+    min_child_weight: float = 3.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    reg_alpha: float = 0.001
+    base: str = "latent"
+    base_alpha: float = 10.0
+    n_factors: int = 3
+    monotone: bool = False
+    min_coverage: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, usable as ``UtilityRegressor(**params.to_dict())``."""
+        return asdict(self)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """Parameter names, in declaration order."""
+        return [f.name for f in fields(cls)]
+
+    @staticmethod
+    def search_space(trial: Any) -> dict[str, Any]:
+        """Sample one parameter set from an Optuna trial (every field is sampled).
+
+        Narrow, regularised ranges: with a few dozen tuning models a wide space mostly
+        fits the folds' noise.
+        """
+        return {
+            "n_estimators": trial.suggest_int("n_estimators", 0, 400, step=50),
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.1, log=True),
+            "max_depth": trial.suggest_int("max_depth", 2, 4),
+            "min_child_weight": trial.suggest_float("min_child_weight", 2.0, 20.0, log=True),
+            "subsample": trial.suggest_float("subsample", 0.6, 1.0),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
+            "reg_lambda": trial.suggest_float("reg_lambda", 0.5, 30.0, log=True),
+            "reg_alpha": trial.suggest_float("reg_alpha", 1e-3, 10.0, log=True),
+            "base": trial.suggest_categorical("base", list(SEARCH_BASES)),
+            "base_alpha": trial.suggest_float("base_alpha", 1.0, 300.0, log=True),
+            "n_factors": trial.suggest_int("n_factors", 1, 3),
+            "monotone": trial.suggest_categorical("monotone", [False, True]),
+            "min_coverage": trial.suggest_float("min_coverage", 0.05, 0.3),
+        }
+
+
+DEFAULTS = UtilityParams()
 
 
 def _ridge_nonneg(A: np.ndarray, y: np.ndarray, pen: np.ndarray, nonneg: np.ndarray) -> np.ndarray:
@@ -117,6 +201,28 @@ def _ridge_nonneg(A: np.ndarray, y: np.ndarray, pen: np.ndarray, nonneg: np.ndar
         free[cand[np.argmin(beta[cand])]] = False
 
 
+FORMAT_VERSION = 2
+"""Version of the JSON written by :meth:`UtilityRegressor.save`."""
+
+_FITTED = (
+    "input_columns_",
+    "bench_columns_",
+    "bench_mean_",
+    "bench_std_",
+    "loadings_",
+    "families_",
+    "sources_",
+    "engineered_columns_",
+    "base_columns_",
+    "base_fill_",
+    "base_indicators_",
+    "base_mu_",
+    "base_sd_",
+    "intercept_",
+    "coef_",
+)
+
+
 class UtilityRegressor(RegressorMixin, BaseEstimator):
     """Predict an arena rating from a model-level feature frame.
 
@@ -124,40 +230,103 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
     ----------
     n_estimators : int
         Boosting rounds; 0 fits the linear base margin only.
-    learning_rate, max_depth, min_child_weight, subsample,
-    colsample_bytree, reg_lambda, reg_alpha : xgboost hyper-parameters.
-    base : {"factor", "linear", "none"}
-        Base margin: ridge on the general factor and the time trend, ridge on all
-        engineered features, or none (plain xgboost from the training mean).
+    learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, \
+reg_lambda, reg_alpha
+        xgboost hyper-parameters.
+    base : {"latent", "factor", "linear", "ridge", "none"}
+        Base margin (a ridge on standardised, median-filled inputs plus an indicator
+        for every input that is missing in some training row): ``latent`` on the
+        latent factors, release date, coverage and source indicators; ``factor`` on the
+        general factor and release date; ``linear`` on every ``eng.*`` and ``meta.*``
+        column; ``ridge`` on every standardised benchmark and ``eng.*``/``meta.*``
+        column; ``none``: plain xgboost from the training mean (cannot extrapolate).
     base_alpha : float
         Ridge penalty of the base margin (on standardised inputs).
+    n_factors : int
+        Number of latent benchmark factors (1 = the general factor only). With
+        ``monotone`` only the general factor is used (the others have no sign).
     monotone : bool
-        Constrain predictions to be non-decreasing in every benchmark score,
-        family index and the general factor: xgboost monotone constraints, factor
-        loadings clipped at 0, and base-margin coefficients on the factor and family
-        indices constrained to be >= 0.
+        Constrain predictions to be non-decreasing in every benchmark score, family
+        index and the general factor: xgboost monotone constraints, factor loadings
+        clipped at 0, and base-margin coefficients on them constrained to be >= 0.
     min_coverage : float
         Minimum share of training rows observed for a benchmark column to be used.
     n_jobs : int
         xgboost threads (fixed for bit-for-bit reproducibility).
     random_state : int
         Seed.
+
+    Attributes
+    ----------
+    feature_names_in_ : numpy.ndarray
+        Columns of the training frame (``x0``, ``x1``, ... for an array).
+    n_features_in_ : int
+        Their number.
+    input_columns_ : list of str
+        Columns the model reads, benchmark columns first (:meth:`predict_matrix` order).
+    bench_columns_ : list of str
+        Benchmark columns used (coverage at least ``min_coverage``, not constant).
+    bench_mean_, bench_std_ : numpy.ndarray
+        Their training mean and standard deviation (standardisation).
+    loadings_ : numpy.ndarray, shape (n_bench, n_factors_used)
+        Latent factor loadings; column 0 is the general factor.
+    families_ : dict of str to list of str
+        Benchmark columns of each family index.
+    sources_ : list of str
+        Benchmark sources (column prefixes) with an ``eng.has_<source>`` indicator.
+    engineered_columns_ : list of str
+        Columns of :meth:`engineer`, the trees' inputs.
+    base_columns_ : list of str
+        Engineered columns of the base margin.
+    base_fill_ : numpy.ndarray
+        Their training median (fills missing values).
+    base_indicators_ : list of str
+        Base columns with a missing-value indicator in the margin.
+    base_mu_, base_sd_ : numpy.ndarray
+        Standardisation of the margin's design (filled columns, then indicators).
+    intercept_ : float
+        Margin intercept (the training mean when there is no base column).
+    coef_ : numpy.ndarray
+        Margin coefficients on the standardised design.
+    booster_ : xgboost.XGBRegressor or None
+        The trees on the residual of the margin (None when ``n_estimators == 0``).
     """
+
+    feature_names_in_: np.ndarray
+    n_features_in_: int
+    input_columns_: list[str]
+    bench_columns_: list[str]
+    bench_mean_: np.ndarray
+    bench_std_: np.ndarray
+    loadings_: np.ndarray
+    families_: dict[str, list[str]]
+    sources_: list[str]
+    engineered_columns_: list[str]
+    base_columns_: list[str]
+    base_fill_: np.ndarray
+    base_indicators_: list[str]
+    base_mu_: np.ndarray
+    base_sd_: np.ndarray
+    intercept_: float
+    coef_: np.ndarray
+    booster_: xgb.XGBRegressor | None
 
     def __init__(
         self,
-        n_estimators: int = 300,
-        learning_rate: float = 0.05,
-        max_depth: int = 3,
-        min_child_weight: float = 3.0,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        reg_alpha: float = 0.0,
-        base: str = "factor",
-        base_alpha: float = 1.0,
-        monotone: bool = True,
-        min_coverage: float = 0.1,
+        *,
+        n_estimators: int = DEFAULTS.n_estimators,
+        learning_rate: float = DEFAULTS.learning_rate,
+        max_depth: int = DEFAULTS.max_depth,
+        min_child_weight: float = DEFAULTS.min_child_weight,
+        subsample: float = DEFAULTS.subsample,
+        colsample_bytree: float = DEFAULTS.colsample_bytree,
+        reg_lambda: float = DEFAULTS.reg_lambda,
+        reg_alpha: float = DEFAULTS.reg_alpha,
+        base: str = DEFAULTS.base,
+        base_alpha: float = DEFAULTS.base_alpha,
+        n_factors: int = DEFAULTS.n_factors,
+        monotone: bool = DEFAULTS.monotone,
+        min_coverage: float = DEFAULTS.min_coverage,
         n_jobs: int = 1,
         random_state: int = 0,
     ) -> None:
@@ -171,118 +340,144 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         self.reg_alpha = reg_alpha
         self.base = base
         self.base_alpha = base_alpha
+        self.n_factors = n_factors
         self.monotone = monotone
         self.min_coverage = min_coverage
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    # ---- engineered features -------------------------------------------------
-    def _engineered_names(self) -> list[str]:
-        st = self.state_
-        other = [c for c in st["input_columns"] if c not in st["bench_columns"]]
-        fams = [
-            f"eng.family_{f}" for f in FAMILIES if f in st["families"]
-        ]  # fixed order (JSON may sort keys)
-        return [*st["bench_columns"], *other, "eng.general_factor", *fams, "eng.coverage"]
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
+    # ---- engineered features -------------------------------------------------
     def _layout(self) -> dict[str, Any]:
-        """Index arrays derived from the fitted state (cached: predict is called per row)."""
+        """Index arrays derived from the fitted attributes (cached: predict runs per row)."""
+        key = (id(self.loadings_), id(self.base_columns_), id(self.input_columns_))
         cache = self.__dict__.get("_layout_cache")
-        if cache is not None and cache[0] is self.state_:
+        if cache is not None and cache[0] == key:
             return cache[1]
-        st = self.state_
-        bench = st["bench_columns"]
+        bench = self.bench_columns_
         pos = {c: i for i, c in enumerate(bench)}
-        names = self._engineered_names()
-        where = {c: i for i, c in enumerate(names)}
+        where = {c: i for i, c in enumerate(self.engineered_columns_)}
         lay = {
             "n_bench": len(bench),
-            "mean": np.array(st["mean"], dtype="float64"),
-            "std": np.array(st["std"], dtype="float64"),
-            "load": np.array(st["loadings"], dtype="float64"),
-            "families": [
-                np.array([pos[c] for c in st["families"][f]], dtype=int)
+            "load": np.asarray(self.loadings_, dtype="float64").reshape(len(bench), -1),
+            "families": [  # FAMILIES order (a JSON round trip sorts the dict's keys)
+                np.array([pos[c] for c in self.families_[f]], dtype=np.intp)
                 for f in FAMILIES
-                if f in st["families"]
+                if f in self.families_
             ],
-            "names": names,
-            "base_idx": np.array([where[c] for c in st.get("base_columns", [])], dtype=int),
+            "sources": [
+                np.array([i for i, c in enumerate(bench) if _source_of(c) == s], dtype=np.intp)
+                for s in self.sources_
+            ],
+            "base_idx": np.array([where[c] for c in self.base_columns_], dtype=np.intp),
+            "ind_idx": np.array(
+                [self.base_columns_.index(c) for c in self.base_indicators_], dtype=np.intp
+            ),
         }
-        # bench columns come first in input_columns (see fit), so one reindex serves both parts
-        assert st["input_columns"][: len(bench)] == bench
-        self.__dict__["_layout_cache"] = (self.state_, lay)
+        self.__dict__["_layout_cache"] = (key, lay)
         return lay
 
-    def _engineer_array(self, X: pd.DataFrame) -> np.ndarray:
-        """Engineered matrix, columns in :meth:`_engineered_names` order (float64)."""
-        A = X.reindex(columns=self.state_["input_columns"]).to_numpy(
-            dtype="float64", na_value=np.nan
-        )
-        return self._engineer_matrix(A)
+    def _engineered_names(self, k: int) -> list[str]:
+        other = self.input_columns_[len(self.bench_columns_) :]
+        extra = [f"eng.factor_{j + 1}" for j in range(1, k)]
+        fams = [f"eng.family_{f}" for f in FAMILIES if f in self.families_]
+        has = [f"eng.has_{s}" for s in self.sources_]
+        return [
+            *self.bench_columns_,
+            *other,
+            "eng.general_factor",
+            *extra,
+            *fams,
+            "eng.coverage",
+            *has,
+        ]
 
     def _engineer_matrix(self, A: np.ndarray) -> np.ndarray:
+        """Engineered matrix from inputs in ``input_columns_`` order (float64, NaN = missing)."""
         lay = self._layout()
         nb = lay["n_bench"]
-        z = (np.ascontiguousarray(A[:, :nb]) - lay["mean"]) / lay["std"]
+        z = (np.ascontiguousarray(A[:, :nb]) - self.bench_mean_) / self.bench_std_
         obs = ~np.isnan(z)
-        num = np.where(obs, z, 0.0) @ lay["load"]
-        den = obs.astype(float) @ (lay["load"] ** 2)
+        zf = np.where(obs, z, 0.0)
+        V = lay["load"]
+        k = V.shape[1]
         cols = [z, A[:, nb:]]
         with np.errstate(invalid="ignore", divide="ignore"):
-            cols.append(np.where(den > 1e-9, num / den, np.nan)[:, None])
-        zf = np.where(obs, z, 0.0)
-        for idx in lay["families"]:  # nan-mean of the family's observed scores (as np.nanmean)
-            with np.errstate(invalid="ignore", divide="ignore"):
+            if k == 1:  # least-squares projection on the observed loadings
+                den = obs.astype(float) @ (V[:, 0] ** 2)
+                cols.append(np.where(den > 1e-9, (zf @ V[:, 0]) / den, np.nan)[:, None])
+            else:  # lightly ridged projection (rows with few scores are ill-posed)
+                G = obs.astype(float) @ (V[:, :, None] * V[:, None, :]).reshape(nb, k * k)
+                G = G.reshape(-1, k, k) + 0.05 * np.eye(k)
+                s = np.linalg.solve(G, (zf @ V)[:, :, None])[:, :, 0]
+                s[~obs.any(axis=1)] = np.nan
+                cols.append(s)
+            for idx in lay["families"]:  # nan-mean of the family's observed scores
                 cols.append((zf[:, idx].sum(axis=1) / obs[:, idx].sum(axis=1))[:, None])
         cols.append(obs.sum(axis=1).astype(float)[:, None])
+        for idx in lay["sources"]:
+            cols.append(obs[:, idx].any(axis=1).astype(float)[:, None])
         return np.hstack(cols)
+
+    def _input_matrix(self, X: Any) -> np.ndarray:
+        """``X`` as a float64 matrix in ``input_columns_`` order (validated like sklearn)."""
+        check_is_fitted(self, "booster_")
+        if isinstance(X, pd.DataFrame) and not hasattr(self, "_array_input"):
+            return X.reindex(columns=self.input_columns_).to_numpy(dtype="float64", na_value=np.nan)
+        A = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        pos = {c: i for i, c in enumerate(self.feature_names_in_)}
+        return A[:, [pos[c] for c in self.input_columns_]]
 
     def engineer(self, X: pd.DataFrame) -> pd.DataFrame:
         """Fitted engineered features: standardised benchmarks, inputs, ``eng.*`` columns."""
-        check_is_fitted(self, "state_")
-        return self._engineer(X.astype("float64"))
-
-    def _engineer(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(
-            self._engineer_array(X), index=X.index, columns=self._engineered_names()
-        )
+        A = self._input_matrix(X)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(self._engineer_matrix(A), index=index, columns=self.engineered_columns_)
 
     def _margin_array(self, E: np.ndarray) -> np.ndarray:
-        st = self.state_
-        if not st["base_columns"]:
-            return np.full(len(E), st["intercept"], dtype="float64")
+        if not self.base_columns_:
+            return np.full(len(E), self.intercept_, dtype="float64")
         M = E[:, self._layout()["base_idx"]]
-        M = np.where(np.isnan(M), np.array(st["base_fill"]), M)
-        M = (M - np.array(st["base_mu"])) / np.array(st["base_sd"])
-        return st["intercept"] + M @ np.array(st["coef"])
+        miss = np.isnan(M)
+        D = np.hstack([np.where(miss, self.base_fill_, M), miss[:, self._layout()["ind_idx"]]])
+        return self.intercept_ + ((D - self.base_mu_) / self.base_sd_) @ self.coef_
 
-    def fit(self, X: pd.DataFrame, y: Any) -> UtilityRegressor:
+    def fit(self, X: Any, y: Any) -> UtilityRegressor:
         """Fit transforms, base margin and boosted trees on training rows.
 
         Parameters
         ----------
-        X : DataFrame
-            Model-level features (:func:`divergence.features.model_frame`).
-        y : array-like
-            Arena ratings.
+        X : DataFrame or array-like, shape (n, p)
+            Model-level features (:func:`divergence.features.model_frame`); NaN =
+            missing. Columns prefixed ``adopt.``/``meta.`` are not benchmarks; an
+            array's columns (named ``x0``, ``x1``, ...) are all benchmarks.
+        y : array-like, shape (n,)
+            Arena ratings (finite).
 
         Returns
         -------
         self
         """
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError("X must be a pandas DataFrame with named feature columns")
-        if self.base not in {"factor", "linear", "none"}:
-            raise ValueError(f"base must be 'factor', 'linear' or 'none', got {self.base!r}")
+        if self.base not in BASES:
+            raise ValueError(f"base must be one of {', '.join(BASES)}, got {self.base!r}")
+        self.__dict__.pop("_array_input", None)
+        X_arr, y = validate_data(
+            self, X, y, ensure_all_finite="allow-nan", dtype=np.float64, y_numeric=True
+        )
         y = np.asarray(y, dtype="float64")
-        if len(y) != len(X) or len(y) < 5:
-            raise ValueError(
-                f"need at least 5 rows with matching X and y, got X={len(X)} y={len(y)}"
-            )
-        if not np.isfinite(y).all():
-            raise ValueError("y contains NaN or infinite values")
-        X = X.astype("float64")
-        cols = list(X.columns)
+        if len(y) < 5:
+            raise ValueError(f"need at least 5 rows to fit, got n_samples={len(y)}")
+        if hasattr(self, "feature_names_in_"):
+            cols = [str(c) for c in self.feature_names_in_]
+        else:
+            cols = [f"x{i}" for i in range(X_arr.shape[1])]
+            self.feature_names_in_ = np.array(cols, dtype=object)
+            self.__dict__["_array_input"] = True
+        X = pd.DataFrame(X_arr, columns=cols)
         bench_all = [c for c in cols if is_benchmark_column(c)]
         cover = X[bench_all].notna().mean()
         bench = [c for c in bench_all if cover[c] >= self.min_coverage and X[c].nunique() > 1]
@@ -290,66 +485,79 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         mean = X[bench].mean().to_numpy()
         std = X[bench].std().replace(0, 1.0).fillna(1.0).to_numpy()
         z = (X[bench].to_numpy() - mean) / std
-        loadings = _rank1_factor(z) if bench else np.zeros(0)
+        k = 1 if self.monotone else max(1, int(self.n_factors))
+        loadings = _latent_factors(z, k) if bench else np.zeros((0, 1))
         if self.monotone:  # a negative loading would make the factor fall as that score rises
             loadings = np.clip(loadings, 0.0, None)
-        fams = {f: [c for c in bench if f in family_of(c)] for f in FAMILIES}
+        k = loadings.shape[1]
         self.__dict__.pop("_layout_cache", None)
-        self.state_: dict[str, Any] = {
-            "input_columns": bench + other,
-            "bench_columns": bench,
-            "mean": mean.tolist(),
-            "std": std.tolist(),
-            "loadings": loadings.tolist(),
-            "families": {f: c for f, c in fams.items() if c},
-        }
-        E = self._engineer(X)
-        if self.base == "factor":
-            base_cols = [c for c in ["eng.general_factor", "meta.release_days"] if c in E.columns]
+        self.input_columns_ = bench + other
+        self.bench_columns_ = bench
+        self.bench_mean_, self.bench_std_ = mean, std
+        self.loadings_ = loadings
+        fams = {f: [c for c in bench if f in family_of(c)] for f in FAMILIES}
+        self.families_ = {f: c for f, c in fams.items() if c}
+        self.sources_ = sorted({_source_of(c) for c in bench})
+        self.engineered_columns_ = self._engineered_names(k)
+        self.base_columns_, self.base_indicators_ = [], []
+        self.base_fill_ = np.zeros(0)
+        E = self._engineer_matrix(X[self.input_columns_].to_numpy())
+        names = self.engineered_columns_
+        factors = ["eng.general_factor", *[f"eng.factor_{j + 1}" for j in range(1, k)]]
+        if self.base == "latent":
+            base_cols = [*factors, "meta.release_days", "eng.coverage"]
+            base_cols += [f"eng.has_{s}" for s in self.sources_]
+        elif self.base == "factor":
+            base_cols = ["eng.general_factor", "meta.release_days"]
         elif self.base == "linear":
-            base_cols = [c for c in E.columns if c.startswith(("eng.", "meta."))]
+            base_cols = [c for c in names if c.startswith(("eng.", "meta."))]
+        elif self.base == "ridge":
+            base_cols = [c for c in names if not c.startswith("adopt.")]
         else:
             base_cols = []
-        base_cols = [c for c in base_cols if E[c].notna().any()]
-        fill = E[base_cols].median().to_numpy() if base_cols else np.zeros(0)
-        self.state_.update({"base_columns": base_cols, "base_fill": fill.tolist()})
+        where = {c: i for i, c in enumerate(names)}
+        Eb = {c: E[:, where[c]] for c in base_cols if c in where}
+        base_cols = [c for c in base_cols if c in Eb and not np.isnan(Eb[c]).all()]
         if base_cols:
-            M = np.where(np.isnan(E[base_cols].to_numpy()), fill, E[base_cols].to_numpy())
-            mu, sd = M.mean(axis=0), M.std(axis=0)
+            M = np.column_stack([Eb[c] for c in base_cols])
+            miss = np.isnan(M)
+            fill = np.nanmedian(M, axis=0)
+            ind = [c for j, c in enumerate(base_cols) if miss[:, j].any()]
+            self.base_columns_, self.base_fill_, self.base_indicators_ = base_cols, fill, ind
+            self.__dict__.pop("_layout_cache", None)
+            D = np.hstack([np.where(miss, fill, M), miss[:, self._layout()["ind_idx"]]])
+            mu, sd = D.mean(axis=0), D.std(axis=0)
             sd = np.where(sd > 0, sd, 1.0)
-            self.state_.update({"base_mu": mu.tolist(), "base_sd": sd.tolist()})
-            Zb = (M - mu) / sd
-            A = np.c_[np.ones(len(Zb)), Zb]
-            pen = np.eye(A.shape[1]) * self.base_alpha
+            A = np.c_[np.ones(len(D)), (D - mu) / sd]
+            pen = np.eye(A.shape[1]) * float(self.base_alpha)
             pen[0, 0] = 0.0
-            # monotone: the margin must not fall as the factor or a family index rises
+            # monotone: the margin must not fall as a score, the factor or a family index rises
+            rising = [
+                c in set(bench) or c == "eng.general_factor" or c.startswith("eng.family_")
+                for c in base_cols
+            ]
             nonneg = np.array(
-                [False]
-                + [
-                    bool(self.monotone) and c.startswith("eng.") and c != "eng.coverage"
-                    for c in base_cols
-                ]
+                [False, *(bool(self.monotone) and r for r in rising), *[False] * len(ind)]
             )
             beta = _ridge_nonneg(A, y, pen, nonneg)
-            self.state_.update({"intercept": float(beta[0]), "coef": beta[1:].tolist()})
+            self.base_mu_, self.base_sd_ = mu, sd
+            self.intercept_, self.coef_ = float(beta[0]), beta[1:]
         else:
-            self.state_.update(
-                {"base_mu": [], "base_sd": [], "intercept": float(y.mean()), "coef": []}
-            )
-        self.__dict__.pop("_layout_cache", None)  # base columns are known now
-        margin = self._margin_array(E.to_numpy(dtype="float64"))
-        self.feature_names_in_ = np.array(cols, dtype=object)
-        self.engineered_columns_ = list(E.columns)
+            self.base_mu_, self.base_sd_ = np.zeros(0), np.zeros(0)
+            self.intercept_, self.coef_ = float(y.mean()), np.zeros(0)
+        self.__dict__.pop("_layout_cache", None)
+        margin = self._margin_array(E)
+        self.booster_ = None
+        if int(self.n_estimators) == 0:  # linear base margin only
+            return self
         mono = None
         if self.monotone:
-            inc = set(bench) | {
-                c for c in E.columns if c.startswith("eng.") and c != "eng.coverage"
-            }
-            mono = {c: (1 if c in inc else 0) for c in E.columns}
-        self.n_features_in_ = len(cols)
-        if int(self.n_estimators) == 0:  # linear base margin only (used as a baseline)
-            self.booster_ = None
-            return self
+            inc = (
+                set(bench)
+                | {"eng.general_factor"}
+                | {c for c in names if c.startswith("eng.family_")}
+            )
+            mono = tuple(1 if c in inc else 0 for c in names)
         self.booster_ = xgb.XGBRegressor(
             n_estimators=int(self.n_estimators),
             learning_rate=float(self.learning_rate),
@@ -369,55 +577,66 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
         self.booster_.fit(E, y, base_margin=margin, verbose=False)
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predicted arena rating per row."""
-        check_is_fitted(self, "state_")
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError("X must be a pandas DataFrame with named feature columns")
-        A = X.reindex(columns=self.state_["input_columns"]).to_numpy(
-            dtype="float64", na_value=np.nan
-        )
-        return self.predict_matrix(A)
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted arena rating per row.
+
+        A DataFrame is matched by column name (absent columns = missing, others
+        ignored); an array must have the training columns in order.
+        """
+        return self.predict_matrix(self._input_matrix(X))
 
     def predict_matrix(self, A: np.ndarray) -> np.ndarray:
-        """Predict from a float64 matrix whose columns are ``state_["input_columns"]``.
+        """Predict from a float64 matrix whose columns are ``input_columns_``.
 
         The fast path behind :meth:`predict` (no pandas): NaN = missing.
         """
-        check_is_fitted(self, "state_")
+        check_is_fitted(self, "booster_")
         A = np.asarray(A, dtype="float64")
-        n_cols = len(self.state_["input_columns"])
+        n_cols = len(self.input_columns_)
         if A.ndim != 2 or A.shape[1] != n_cols:
             raise ValueError(f"expected a 2-d matrix with {n_cols} columns, got shape {A.shape}")
         E = self._engineer_matrix(A)
         margin = self._margin_array(E)
-        if self.booster_ is None:
+        if self.booster_ is None or len(E) == 0:
             return margin
-        if len(E) == 0:
-            return np.zeros(0)
-        # numpy straight into the booster: the columns are in training order by construction
         out = self.booster_.get_booster().inplace_predict(E, base_margin=margin, missing=np.nan)
         return np.asarray(out, dtype="float64")
 
-    def base_predict(self, X: pd.DataFrame) -> np.ndarray:
+    def base_predict(self, X: Any) -> np.ndarray:
         """The linear base margin alone (the extrapolating part)."""
-        check_is_fitted(self, "state_")
-        return self._margin_array(self._engineer_array(X))
+        return self._margin_array(self._engineer_matrix(self._input_matrix(X)))
+
+    def evidence_matrix(self, A: np.ndarray) -> np.ndarray:
+        """Number of observed benchmark inputs per row of an ``input_columns_`` matrix."""
+        nb = len(self.bench_columns_)
+        return (~np.isnan(np.asarray(A, dtype="float64")[:, :nb])).sum(axis=1)
+
+    def evidence(self, X: Any) -> np.ndarray:
+        """Number of observed (used) benchmark inputs per row: what an interval conditions on."""
+        return self.evidence_matrix(self._input_matrix(X))
 
     # ---- persistence (no pickle) ---------------------------------------------
     def save(self, directory: str | Path, prefix: str = "model") -> list[Path]:
-        """Write ``<prefix>.ubj`` (xgboost native) and ``<prefix>.json`` (state, params)."""
-        check_is_fitted(self, "state_")
+        """Write ``<prefix>.ubj`` (xgboost native) and ``<prefix>.json`` (params, fitted)."""
+        check_is_fitted(self, "booster_")
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         booster_path = d / f"{prefix}.ubj"
         if self.booster_ is not None:
             self.booster_.get_booster().save_model(str(booster_path))
+        fitted = {
+            a: (
+                getattr(self, a).tolist()
+                if isinstance(getattr(self, a), np.ndarray)
+                else getattr(self, a)
+            )
+            for a in _FITTED
+        }
         state = {
+            "format": FORMAT_VERSION,
             "params": self.get_params(),
-            "state": self.state_,
+            "fitted": fitted,
             "feature_names_in": list(self.feature_names_in_),
-            "engineered_columns": self.engineered_columns_,
         }
         json_path = d / f"{prefix}.json"
         json_path.write_text(json.dumps(state, indent=1, sort_keys=True))
@@ -425,13 +644,27 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
 
     @classmethod
     def load(cls, directory: str | Path, prefix: str = "model") -> UtilityRegressor:
-        """Inverse of :meth:`save`."""
+        """Inverse of :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            If the file is of another format version (retrain and re-save).
+        """
         d = Path(directory)
         meta = json.loads((d / f"{prefix}.json").read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(
+                f"{d / (prefix + '.json')}: model format {meta.get('format', 1)}, this version "
+                f"reads format {FORMAT_VERSION} (retrain the model)"
+            )
         est = cls(**meta["params"])
-        est.state_ = meta["state"]
+        f = meta["fitted"]
+        for a in _FITTED:
+            v = f[a]
+            est.__dict__[a] = np.asarray(v, dtype="float64") if a in _ARRAYS else v
+        est.loadings_ = est.loadings_.reshape(len(est.bench_columns_), -1)
         est.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
-        est.engineered_columns_ = meta["engineered_columns"]
         est.n_features_in_ = len(est.feature_names_in_)
         est.booster_ = None
         if int(est.n_estimators) > 0:
@@ -439,3 +672,8 @@ class UtilityRegressor(RegressorMixin, BaseEstimator):
             booster.load_model(str(d / f"{prefix}.ubj"))
             est.booster_ = booster
         return est
+
+
+_ARRAYS = frozenset(
+    {"bench_mean_", "bench_std_", "loadings_", "base_fill_", "base_mu_", "base_sd_", "coef_"}
+)

@@ -4,7 +4,9 @@
 
 - ``main.ubj`` / ``main.json``: the utility model (xgboost native format + JSON state);
 - ``bench.ubj`` / ``bench.json``: the benchmarks-only model (``benchmark_implied``);
-- ``intervals.json``: conformal half-widths from out-of-sample residuals;
+- ``intervals.json``: conformal half-widths from one-step-ahead residuals, per level and
+  per evidence bin (number of observed benchmark inputs), see
+  :class:`divergence.conformal.ConformalIntervals`;
 - ``features.csv.gz``: raw features of every model in the training snapshot, so that
   :meth:`Predictor.predict_models` can look models up by id or alias;
 - ``aliases.csv.gz``: alias, source → model_id (every source's spelling, display names
@@ -28,6 +30,7 @@ import pandas as pd
 import xgboost as xgb
 
 from divergence.columns import column_scale, scale_table
+from divergence.conformal import ConformalIntervals
 from divergence.errors import DivergenceError, InputError, SourceError, UnknownModelError
 from divergence.model import UtilityRegressor
 
@@ -168,6 +171,10 @@ class Predictor:
                 ) from None
             setattr(self, prefix, model)
         self.intervals = _read_intervals(d / "intervals.json")
+        try:
+            self.conformal = ConformalIntervals.from_dict(self.intervals)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SourceError(d / "intervals.json", f"not a valid intervals file ({exc})") from None
         self.card = _read_json_object(d / "card.json") if (d / "card.json").exists() else {}
         _check_table(d / "features.csv.gz", ["model_id"])
         _check_table(d / "aliases.csv.gz", ["alias", "model_id"])
@@ -284,7 +291,7 @@ class Predictor:
     def _columns_for(model: UtilityRegressor, cols: list[str], block: np.ndarray) -> np.ndarray:
         """The model's input matrix from the validated columns (absent ones = NaN)."""
         pos = {c: j for j, c in enumerate(cols)}
-        names = model.state_["input_columns"]
+        names = model.input_columns_
         src = np.array([pos.get(c, -1) for c in names], dtype=int)
         A = np.full((block.shape[0], len(names)), np.nan)
         have = src >= 0
@@ -302,9 +309,12 @@ class Predictor:
         cols, block = self._validate(df)
         if len(df) == 0:
             return pd.DataFrame(columns=OUTPUT_COLUMNS, dtype="float64")
-        pred = self.main.predict_matrix(self._columns_for(self.main, cols, block))
+        A = self._columns_for(self.main, cols, block)
+        pred = self.main.predict_matrix(A)
         bimp = self.bench.predict_matrix(self._columns_for(self.bench, cols, block))
-        q80, q90 = self.intervals["q80"], self.intervals["q90"]
+        evidence = self.main.evidence_matrix(A)  # intervals widen with fewer benchmark inputs
+        q80 = self.conformal.half_width(0.8, evidence)
+        q90 = self.conformal.half_width(0.9, evidence)
         out = np.column_stack(
             [pred, pred - q80, pred + q80, pred - q90, pred + q90, bimp, pred - bimp]
         )
@@ -420,7 +430,7 @@ def save_predictor_files(
     directory: str | Path,
     main: UtilityRegressor,
     bench: UtilityRegressor,
-    intervals: dict[str, float],
+    intervals: dict[str, Any],
     features: pd.DataFrame,
     aliases: pd.DataFrame,
     card: dict[str, Any],
@@ -430,6 +440,7 @@ def save_predictor_files(
 
     ``training_ids`` (the models the final fit saw) go to ``training_ids.json``, so that
     :meth:`Predictor.predict_models` can mark in-sample divergences.
+    ``intervals`` is :meth:`divergence.conformal.ConformalIntervals.to_dict` output.
     """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)

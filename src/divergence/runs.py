@@ -218,7 +218,7 @@ def plot_predictions(wf: pd.DataFrame, path: Path, title: str) -> None:
     for method, style in [
         ("ours", dict(color="C0", marker="o")),
         ("ours_benchmarks_only", dict(color="C2", marker="^")),
-        ("baseline_median_ridge", dict(color="C3", marker="x")),
+        ("baseline_strong_ridge", dict(color="C3", marker="x")),
         ("baseline_aa_index_linear", dict(color="C1", marker="s")),
     ]:
         g = wf[wf["method"] == method]
@@ -247,7 +247,7 @@ def plot_predictions(wf: pd.DataFrame, path: Path, title: str) -> None:
     ax.legend(fontsize=8)
     ax = axes[1]
     ax.axhline(0, color="k", lw=1)
-    for method, c in [("ours", "C0"), ("baseline_median_ridge", "C3")]:
+    for method, c in [("ours", "C0"), ("baseline_strong_ridge", "C3")]:
         g = wf[wf["method"] == method]
         ax.scatter(
             pd.to_datetime(g["release_date"]), g["pred"] - g["y"], color=c, label=method, alpha=0.7
@@ -561,6 +561,7 @@ def step_tune(
             study_name=name,
             workers=workers,
             n_folds=p.exp.inner_folds,
+            n_recent=p.exp.tune_recent,
         )
         log_study(study)
         params = best_params(study)
@@ -613,7 +614,13 @@ def step_evaluate(p: Prepared, params: dict[str, Any]) -> dict[str, Any]:
         resid = inner_oof(p, params)
         ev = run_evaluation(p, params, resid)
         metrics = summary_metrics(ev["walkforward_metrics"])
-        mlflow.log_params({f"conformal_{k}_inner": v for k, v in ev.get("q_inner", {}).items()})
+        mlflow.log_params(
+            {
+                f"conformal_{k}_inner": v
+                for k, v in ev.get("q_inner", {}).items()
+                if k in ("q80", "q90")
+            }
+        )
         mlflow.log_metrics(headline_metrics(metrics))
         _log_df(ev["walkforward"], "walkforward_predictions.csv", d)
         _log_df(ev["walkforward_metrics"], "walkforward_metrics.csv", d)
@@ -638,14 +645,7 @@ def step_evaluate(p: Prepared, params: dict[str, Any]) -> dict[str, Any]:
         mlflow.log_artifact(str(fig))
         _note(_evaluate_note(p, ev, metrics))
     ev["metrics"] = metrics
-    ours_wf = ev["walkforward"].query("method == 'ours'")
-    ours_ro = ev["rolling"].query("method == 'ours'") if len(ev["rolling"]) else None
-    ev["residuals"] = np.concatenate(
-        [
-            (ours_wf["pred"] - ours_wf["y"]).to_numpy(),
-            (ours_ro["pred"] - ours_ro["y"]).to_numpy() if ours_ro is not None else np.zeros(0),
-        ]
-    )
+    ev["residuals"] = ev["calibration"]  # one-step-ahead residuals + evidence
     return ev
 
 

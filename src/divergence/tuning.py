@@ -1,7 +1,11 @@
 """Hyper-parameter search with Optuna (TPE, seeded), evaluated inside the training window.
 
-The objective is the RMSE of expanding-window, release-ordered inner folds over the
-*training* models only (:func:`inner_splits`); test models are never seen. A study is
+The objective is the RMSE of one-step-ahead (walk-forward) folds over the newest
+models of the *training* window only (:func:`divergence.splits.recent_walk_forward_splits`:
+the newest ``n_recent`` training models in ``n_folds`` release-ordered blocks, each
+predicted from every model released before it), i.e. the same kind of split as the
+walk-forward test; test models are never seen. The search space and the defaults are
+:class:`divergence.model.UtilityParams`. A study is
 logged to MLflow as one parent run with one nested child run per trial
 (:func:`log_study`), written after the optimisation so that parallel workers
 (``JournalFileBackend`` on one machine, PostgreSQL across machines) never write to the
@@ -32,67 +36,25 @@ import optuna
 import pandas as pd
 
 from divergence.errors import DivergenceError
-from divergence.model import UtilityRegressor
+from divergence.model import UtilityParams, UtilityRegressor
 from divergence.progress import Progress
+from divergence.splits import inner_splits, recent_walk_forward_splits
 
-DEFAULT_PARAMS: dict[str, Any] = {
-    "n_estimators": 300,
-    "learning_rate": 0.05,
-    "max_depth": 3,
-    "min_child_weight": 3.0,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "reg_lambda": 1.0,
-    "reg_alpha": 0.001,
-    "base": "factor",
-    "base_alpha": 1.0,
-    "monotone": True,
-    "min_coverage": 0.1,
-}
+__all__ = [
+    "DEFAULT_PARAMS",
+    "best_params",
+    "cv_predict",
+    "inner_splits",
+    "log_study",
+    "make_objective",
+    "search_space",
+    "tune",
+]
 
+DEFAULT_PARAMS: dict[str, Any] = UtilityParams().to_dict()
+"""Untuned parameters (:class:`divergence.model.UtilityParams` defaults)."""
 
-def search_space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
-    """Sample one parameter set (the names are UtilityRegressor's)."""
-    return {
-        "n_estimators": trial.suggest_int("n_estimators", 50, 600, step=50),
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
-        "max_depth": trial.suggest_int("max_depth", 2, 6),
-        "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 20.0, log=True),
-        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
-        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
-        "reg_lambda": trial.suggest_float("reg_lambda", 1e-2, 30.0, log=True),
-        "reg_alpha": trial.suggest_float("reg_alpha", 1e-3, 10.0, log=True),
-        "base": trial.suggest_categorical("base", ["factor", "linear", "none"]),
-        "base_alpha": trial.suggest_float("base_alpha", 1e-2, 100.0, log=True),
-        "monotone": trial.suggest_categorical("monotone", [True, False]),
-        "min_coverage": trial.suggest_float("min_coverage", 0.05, 0.5),
-    }
-
-
-def inner_splits(
-    release: pd.Series, n_folds: int = 4, min_train: int = 40
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Expanding-window folds in release order over a training window.
-
-    The last ``n_folds`` blocks of models (by release) are predicted in turn from all
-    models released strictly before the block starts.
-    """
-    order = np.argsort(release.to_numpy(), kind="mergesort")
-    dates = release.to_numpy()[order]
-    n = len(order)
-    if n < min_train + n_folds:
-        raise ValueError(
-            f"training window has {n} models; need at least {min_train + n_folds} to tune"
-        )
-    edges = np.linspace(min_train, n, n_folds + 1).astype(int)
-    out = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        start = dates[a]
-        train = order[dates < start]
-        test = order[a:b]
-        if len(train) >= 10 and len(test):
-            out.append((train, test))
-    return out
+search_space = UtilityParams.search_space
 
 
 def cv_predict(
@@ -115,19 +77,22 @@ def make_objective(
     y: np.ndarray,
     release: pd.Series,
     seed: int = 0,
-    n_folds: int = 4,
+    n_folds: int = 5,
     session: str | None = None,
+    n_recent: int = 40,
 ):
-    """Objective: inner-fold RMSE of a sampled parameter set on the training window.
+    """Objective: one-step-ahead RMSE of a sampled parameter set on the training window.
 
-    ``session`` is stored as the trial's ``session`` user attribute (see :func:`log_study`).
+    The folds are :func:`divergence.splits.recent_walk_forward_splits` (``n_recent``
+    newest models, ``n_folds`` blocks). ``session`` is stored as the trial's ``session``
+    user attribute (see :func:`log_study`).
     """
-    splits = inner_splits(release, n_folds=n_folds)
+    splits = recent_walk_forward_splits(release, n_recent=n_recent, n_folds=n_folds)
 
     def objective(trial: optuna.trial.BaseTrial) -> float:
         if session is not None:
             trial.set_user_attr("session", session)
-        params = search_space(trial)
+        params = UtilityParams.search_space(trial)
         oof = cv_predict(params, X, y, splits, seed)
         mask = ~np.isnan(oof)
         rmse = float(np.sqrt(np.mean((oof[mask] - y[mask]) ** 2)))
@@ -272,12 +237,13 @@ def create_study(name: str, seed: int, storage: str | None = None) -> optuna.Stu
 
 
 def _worker(args: tuple) -> None:
-    X, y, release, seed, n_folds, name, storage, n_trials, session = args
+    X, y, release, seed, n_folds, name, storage, n_trials, session, n_recent = args
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(
         study_name=name, storage=_storage(storage), sampler=make_sampler(seed, shared=True)
     )
-    study.optimize(make_objective(X, y, release, seed, n_folds, session=session), n_trials=n_trials)
+    objective = make_objective(X, y, release, seed, n_folds, session=session, n_recent=n_recent)
+    study.optimize(objective, n_trials=n_trials)
 
 
 def _progress_note(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> str:
@@ -295,7 +261,8 @@ def tune(
     storage: str | None = None,
     study_name: str = "divergence",
     workers: int = 1,
-    n_folds: int = 4,
+    n_folds: int = 5,
+    n_recent: int = 40,
 ) -> optuna.Study:
     """Run ``n_trials`` more trials of the study and return it.
 
@@ -314,6 +281,10 @@ def tune(
     study.divergence_session = session
     if n_trials <= 0:
         return study
+    if storage is None and not study.trials:
+        # one process: the untuned defaults are trial 0, so tuning can only improve on them
+        # (not with a shared storage: concurrent workers would each enqueue them)
+        study.enqueue_trial(DEFAULT_PARAMS)
     if workers > 1:
         if storage is None:
             raise ValueError("parallel workers need --storage (journal file path or database URL)")
@@ -322,7 +293,7 @@ def tune(
         procs = [
             ctx.Process(
                 target=_worker,
-                args=((X, y, release, seed, n_folds, study_name, storage, k, session),),
+                args=((X, y, release, seed, n_folds, study_name, storage, k, session, n_recent),),
             )
             for k in per
             if k
@@ -341,7 +312,7 @@ def tune(
         return study
     bar = Progress("tune", n_trials)
     study.optimize(
-        make_objective(X, y, release, seed, n_folds, session=session),
+        make_objective(X, y, release, seed, n_folds, session=session, n_recent=n_recent),
         n_trials=n_trials,
         callbacks=[lambda s, t: bar.step(_progress_note(s, t))],
     )
@@ -353,7 +324,7 @@ def best_params(study: optuna.Study) -> dict[str, Any]:
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         return dict(DEFAULT_PARAMS)
-    return {**DEFAULT_PARAMS, **study.best_params}
+    return {**DEFAULT_PARAMS, **{k: v for k, v in study.best_params.items() if k in DEFAULT_PARAMS}}
 
 
 def log_study(study: optuna.Study, session: str | None = None) -> None:
