@@ -97,10 +97,14 @@ def evaluate_labels(
     a = tables["aliases"]
     by_pair = dict(zip(zip(a["source"], a["alias"], strict=True), a["model_id"], strict=True))
     index = QueryIndex.from_snapshot(tables)
-    snap_ids, query_ids, statuses, wrong = [], [], [], []
+    snap_ids: list[str | None] = []
+    query_ids: list[str | None] = []
+    statuses: list[str] = []
+    wrong = []
     for r in lab.itertuples(index=False):
-        sid = r.name if r.source == "lmarena" else by_pair.get((r.source, r.name))
-        res = index.resolve(r.name)
+        name, source = str(r.name), str(r.source)
+        sid: str | None = name if source == "lmarena" else by_pair.get((source, name))
+        res = index.resolve(name)
         qid = res.model_id if res.status in ("ok", "no_benchmarks") else None
         if r.model in arena_keys:  # an arena label must land on its own key
             sid = sid if sid == r.model else (f"WRONG:{sid}" if sid else None)

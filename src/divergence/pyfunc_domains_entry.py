@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import mlflow
+import mlflow.models
+import mlflow.pyfunc
 import pandas as pd
 
 

@@ -107,7 +107,7 @@ def check_queries(queries: object, each: bool = True) -> list:
         raise DivergenceError(
             f"model queries: expected a string or a list, got {type(queries).__name__}"
         )
-    qs = list(queries)  # type: ignore[arg-type]
+    qs = list(queries)
     if not qs:
         raise DivergenceError("model queries: no model name given")
     if len(qs) > MAX_QUERIES:

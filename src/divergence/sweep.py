@@ -316,7 +316,7 @@ def table_markdown(t: pd.DataFrame) -> str:
         if r.status != "trained":
             lines.append(f"| {r.domain} | {r.n_rated} | {r.status} | – | – | – | – | – |")
             continue
-        sig = " *" if r.diff_rmse_hi < 0 else ""
+        sig = " *" if float(r.diff_rmse_hi) < 0 else ""
         lines.append(
             f"| {r.domain} | {r.n_rated} | {ci(r.ours_rmse, r.ours_rmse_lo, r.ours_rmse_hi)} "
             f"| {r.best_baseline} | {r.baseline_rmse:.1f} "
@@ -386,7 +386,7 @@ def sweep(
     if workers < 1:
         raise ConfigError(f"workers {workers}: must be >= 1")
     t_start = time.perf_counter()
-    overrides = {"n_trials": n_trials, "seed": seed}
+    overrides: dict[str, Any] = {"n_trials": n_trials, "seed": seed}
     if targets is None:
         targets = discover_targets(experiments_dir, **overrides)
     else:
@@ -481,12 +481,12 @@ def sweep(
                 "n_failed": sum(r["status"] == "failed" for r in ordered),
             }
         )
-        for r in table.itertuples(index=False):
-            if r.status == "trained":
+        for row in table.itertuples(index=False):
+            if row.status == "trained":
                 mlflow.log_metrics(
                     {
-                        f"{r.domain}_walkforward_rmse": r.ours_rmse,
-                        f"{r.domain}_minus_best_baseline_rmse": r.diff_rmse,
+                        f"{row.domain}_walkforward_rmse": float(row.ours_rmse),
+                        f"{row.domain}_minus_best_baseline_rmse": float(row.diff_rmse),
                     }
                 )
         md = table_markdown(table)
