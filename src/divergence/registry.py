@@ -319,7 +319,7 @@ def baseline_checks(wf: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> list
     for b in baselines:
         g = wide[["_y", "ours", b]].dropna()
         d = paired_difference(g["_y"], g["ours"], g[b], n_boot=n_boot, seed=seed).loc["rmse"]
-        v, lo, hi = float(d["value"]), float(d["ci_lo"]), float(d["ci_hi"])
+        v, lo, hi = float(d.at["value"]), float(d["ci_lo"]), float(d["ci_hi"])  # type: ignore[arg-type]
         ok = bool(hi < 0)
         checks.append(
             Check(
@@ -390,7 +390,7 @@ def champion_check(
     d = paired_difference(
         a.loc[same, "y"], a.loc[same, "pred"], b.loc[same, "pred"], n_boot=n_boot, seed=seed
     ).loc["rmse"]
-    v, lo, hi = float(d["value"]), float(d["ci_lo"]), float(d["ci_hi"])
+    v, lo, hi = float(d.at["value"]), float(d["ci_lo"]), float(d["ci_hi"])  # type: ignore[arg-type]
     ok = bool(v < 0)
     return Check(
         "vs_champion",

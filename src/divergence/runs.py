@@ -364,12 +364,12 @@ def markdown_table(metrics: pd.DataFrame) -> str:
     """Walk-forward comparison table as Markdown: ours first, then by RMSE (best first)."""
     keep = ["rmse", "mae", "spearman", "pairwise_acc", "coverage"]
     rows = ["| method | " + " | ".join(keep) + " |", "|---|" + "---|" * len(keep)]
-    groups = {m: g.set_index("metric") for m, g in metrics.groupby("method", sort=False)}
+    groups = {str(m): g.set_index("metric") for m, g in metrics.groupby("method", sort=False)}
 
     def order(method: str) -> tuple[int, float]:
         g = groups[method]
         rmse = g.loc["rmse", "value"] if "rmse" in g.index else np.nan
-        return (0 if method == "ours" else 1, np.inf if pd.isna(rmse) else float(rmse))
+        return (0 if method == "ours" else 1, np.inf if pd.isna(rmse) else float(rmse))  # type: ignore[arg-type]
 
     for method in sorted(groups, key=order):
         g = groups[method]
@@ -391,8 +391,8 @@ def snapshot_dataset(p: Prepared, snapshot_dir: Path) -> Any:
     hash is the input tag ``snapshot_sha256``); source: the snapshot manifest, which lists
     every raw source with its hash.
     """
-    import mlflow
     import mlflow.data.sources
+    from mlflow.data.pandas_dataset import from_pandas
 
     if "dataset" not in p.extra:
         frame = p.X.copy()
@@ -402,7 +402,7 @@ def snapshot_dataset(p: Prepared, snapshot_dir: Path) -> Any:
         sha = str(p.extra.get("snapshot_sha256", "")) or snapshot_hash(snapshot_dir)
         local_source = getattr(mlflow.data.sources, "LocalArtifactDatasetSource")  # noqa: B009
         source = local_source(str((Path(snapshot_dir) / "manifest.json").resolve()))
-        p.extra["dataset"] = mlflow.data.from_pandas(
+        p.extra["dataset"] = from_pandas(
             frame.reset_index(),
             source=source,
             targets="target",
@@ -490,7 +490,7 @@ def log_tuning_figures(study: Any, seed: int) -> dict[str, str]:
                 out[path] = f"skipped: {type(exc).__name__}: {exc}"
                 plt.close("all")
                 continue
-        fig = np.ravel(ax)[0].figure
+        fig = np.ravel(ax)[0].figure  # type: ignore[call-overload]
         fig.set_size_inches(12, 5.5)
         fig.tight_layout()
         mlflow.log_figure(fig, path)
@@ -794,7 +794,7 @@ def step_report(tables: dict[str, pd.DataFrame], out_dir: Path | None = None) ->
     from divergence.reports import write_report
 
     out_dir = Path(out_dir) if out_dir else project_root() / "reports"
-    with mlflow.start_run(run_name="report", nested=True):
+    with mlflow.start_run(run_name="report", nested=True) as report_run:
         _stage("report")
         res = write_report(tables, out_dir, log_to_mlflow=False)
         d = Path(res.get("dir", out_dir))
@@ -816,7 +816,7 @@ def step_report(tables: dict[str, pd.DataFrame], out_dir: Path | None = None) ->
             f"**Divergence report** ({len(rows)} numbers in `report_findings.json`; HTML at "
             f"`report/report.html`).\n\n{head}"
         )
-        res["run_id"] = mlflow.active_run().info.run_id
+        res["run_id"] = report_run.info.run_id
     return res
 
 
