@@ -712,7 +712,7 @@ def step_train(
             outputs=Schema([ColSpec("double", c) for c in OUTPUT_COLUMNS]),
         )
         mlflow.log_params({f"param_{k}": v for k, v in params.items()})
-        mlflow.log_metrics({f"conformal_{k}": v for k, v in final["q"].items()})
+        mlflow.log_metrics({f"conformal_{k}": final["q"][k] for k in ("q80", "q90")})
         mlflow.log_metrics(headline_metrics(ev["metrics"]))
         ours = ev["walkforward"].query("method == 'ours'")[["model_id", "y", "pred"]]
         mlflow.log_dict(ours.to_dict(orient="list"), WALKFORWARD_ARTIFACT)
