@@ -362,9 +362,10 @@ def main(argv: list[str] | None = None) -> None:
     wanted = names()
     rels = [r for r in traced_files(raw) if not str(r).startswith(LLMSTATS + "/")]
     rels = pick_versions(rels) + llm_stats_files(raw, wanted)
-    from divergence.sources import SOURCES
+    from divergence.sources import upstreams
 
-    for src in SOURCES:
+    sources = [u.as_dict() for u in upstreams()]
+    for src in sources:
         rels += [p.relative_to(raw) for p in sorted((raw / src["folder"]).glob("LICENSE*"))]
     if out.exists():
         shutil.rmtree(out)
@@ -384,7 +385,7 @@ def main(argv: list[str] | None = None) -> None:
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(sliced)
         total += len(sliced)
-    (out / "SOURCES.md").write_text(sources_md(SOURCES, out), encoding="utf-8")
+    (out / "SOURCES.md").write_text(sources_md(sources, out), encoding="utf-8")
     print(f"{len(set(rels))} files, {total / 1e6:.2f} MB in {out}")
 
 
