@@ -298,7 +298,7 @@ def test_export_failure_keeps_previous_export(trained, tmp_path: Path, monkeypat
 
 
 def test_predict_output_failure_keeps_previous(
-    predictor_dir: Path, tmp_path: Path, monkeypatch
+    predictor_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     from divergence.cli import main
 
@@ -315,19 +315,13 @@ def test_predict_output_failure_keeps_previous(
         return real(self, path_or_buf, *args, **kwargs)
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", failing_to_csv)
-    with pytest.raises(Boom):
-        main(
-            [
-                "predict",
-                "--input",
-                str(src),
-                "--output",
-                str(out),
-                "--model-uri",
-                str(predictor_dir),
-            ]
-        )
+    rc = main(
+        ["predict", "--input", str(src), "--output", str(out), "--model-uri", str(predictor_dir)]
+    )
+    assert rc == 1
+    assert "internal error in 'predict' (Boom: disk full)" in capsys.readouterr().err
     assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "pred.csv"]
     assert leftovers(tmp_path, {"in.csv", "pred.csv"}) == []
     monkeypatch.setattr(pd.DataFrame, "to_csv", real)
     assert (

@@ -719,6 +719,7 @@ def run_bench(
         else:
             failed.append("serve")
             notes.append(f"serve failed: {s['stderr_tail']}")
+        export_dir = home / "models" / "bench-export"  # exports go only below models/
         s = _run(
             [
                 py,
@@ -728,7 +729,7 @@ def run_bench(
                 "--model-uri",
                 out["model_uri"],
                 "--out",
-                str(work / "export"),
+                str(export_dir),
             ],
             env,
             home,
@@ -746,7 +747,7 @@ def run_bench(
                     "--calls",
                     "0",
                     "--model-uri",
-                    str(work / "export"),
+                    str(export_dir),
                 ],
                 env,
                 home,

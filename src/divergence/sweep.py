@@ -100,14 +100,14 @@ def shared_features():
     import divergence.pipeline as pipeline
 
     original = pipeline.model_frame
-    cache: dict[tuple[int, str], pd.DataFrame] = {}
+    cache: dict[tuple[int, str, str], pd.DataFrame] = {}
 
-    def cached(tables, spec, model_ids=None):
+    def cached(tables, spec, model_ids=None, as_of=None):
         if model_ids is not None:
-            return original(tables, spec, model_ids)
-        key = (id(tables), repr(spec))
+            return original(tables, spec, model_ids, as_of=as_of)
+        key = (id(tables), repr(spec), repr(as_of))
         if key not in cache:
-            cache[key] = original(tables, spec)
+            cache[key] = original(tables, spec, as_of=as_of)
         return cache[key]
 
     pipeline.model_frame = cached
