@@ -57,6 +57,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -267,10 +268,11 @@ def normalise_ratings(ratings: pd.DataFrame) -> pd.Series:
     norm = pd.Series(np.nan, index=ratings.index, dtype="float64")
     for (_board, _cat), grp in ratings.groupby(["board", "category"], sort=True):
         snaps = grp.groupby(["snapshot_date", "source"], sort=True)
-        keys = sorted(snaps.groups, key=lambda k: (k[0], k[1]), reverse=True)
+        groups = cast("dict[tuple[Any, Any], pd.Index]", snaps.groups)
+        keys = sorted(groups, key=lambda k: (k[0], k[1]), reverse=True)
         aligned: dict[str, float] = {}
         for k in keys:
-            idx = snaps.groups[k]
+            idx = groups[k]
             part = grp.loc[idx]
             if not aligned:
                 shift = 0.0
@@ -438,7 +440,8 @@ def open_weights_flags(meta: pd.DataFrame, all_ids: list[str]) -> tuple[pd.DataF
     flag: dict[str, bool] = {}
     source: dict[str, str] = {}
     rel = votes[votes["source_group"].isin(OPEN_WEIGHTS_RELIABLE)]
-    for mid, g in rel.groupby("model_id", sort=True):
+    for key, g in rel.groupby("model_id", sort=True):
+        mid = cast(str, key)
         n_true = int(g["open_weights"].sum())
         n_false = len(g) - n_true
         if n_true != n_false:
@@ -472,7 +475,8 @@ def open_weights_flags(meta: pd.DataFrame, all_ids: list[str]) -> tuple[pd.DataF
     )
     says = votes[votes["model_id"].isin(ids)].groupby("model_id")
     rows = []
-    for mid, g in says:
+    for key, g in says:
+        mid = cast(str, key)
         yes = sorted(g.loc[g["open_weights"], "source_group"])
         no = sorted(g.loc[~g["open_weights"], "source_group"])
         if yes and no:
@@ -552,9 +556,10 @@ def _aggregate_adoption(adoption: pd.DataFrame) -> pd.DataFrame:
             else "sum"
         )
     )
-    parts = []
+    parts: list[pd.DataFrame] = []
     for h, grp in adoption.groupby(how, sort=True):
-        parts.append(grp.groupby(keys, as_index=False)["value"].agg(h))
+        # pandas-stubs: SeriesGroupBy.agg with as_index=False returns a DataFrame, typed Series
+        parts.append(grp.groupby(keys, as_index=False)["value"].agg(h))  # type: ignore[arg-type]
     return pd.concat(parts, ignore_index=True)
 
 

@@ -6,9 +6,10 @@ import mlflow
 import mlflow.models
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 
-class DomainPyfunc(mlflow.pyfunc.PythonModel):
+class DomainPyfunc(PythonModel):
     """Pyfunc around :class:`divergence.domains.DomainPredictor` (wide output)."""
 
     def load_context(self, context) -> None:

@@ -250,7 +250,7 @@ def validate(
                     row=int(np.flatnonzero(np.isinf(arr))[0]),
                 )
     if kind == "ratings":
-        bad = ~out["board"].isin(["raw", "style"])
+        bad = (~out["board"].isin(["raw", "style"])).to_numpy()
         if bad.any():
             raise SourceError(
                 origin,

@@ -248,7 +248,7 @@ def headline_findings(a: Analysis) -> dict[str, Any]:
     under, overr = flagged[flagged["divergence_adj"] > 0], flagged[flagged["divergence_adj"] < 0]
 
     def who(row_id: str) -> dict[str, Any]:
-        r = d.loc[row_id]
+        r = d.loc[row_id].to_dict()
         return {
             "model_id": row_id,
             "name": a.name(row_id),

@@ -95,8 +95,9 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -220,7 +221,7 @@ def _score(
 
 
 def _frame(
-    rows: dict[str, list] | pd.DataFrame,
+    rows: Mapping[str, list[Any] | np.ndarray] | pd.DataFrame,
     source: str,
     board: str | None = None,
     category: str | None = None,
@@ -344,7 +345,7 @@ def _read_boards(
     skip_commits: frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     """Read dated leaderboard JSON files (``board -> folder``), one file per board and date."""
-    frames = []
+    frames: list[pd.DataFrame] = []
     for board, folder in folders.items():
         chosen: dict[pd.Timestamp, tuple[int, str, pd.DataFrame]] = {}
         for path in files(folder, "*.json"):
@@ -626,7 +627,8 @@ class _NameResolver:
                 rank = (gap, -stamp, key)
                 if best is None or rank < best[0]:
                     best = (rank, key)
-            out = best[1]
+            assert best is not None  # cands is non-empty
+            out: str | None = best[1]
         elif name in self._known:
             out = name
         else:

@@ -273,9 +273,11 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     )
     as_of = as_of.fillna(bench["created"])
     if as_of.isna().any():
-        r = bench[as_of.isna()].iloc[0]
+        first = bench[as_of.isna()].iloc[0]
         raise SourceError(
-            r["path"], "no release date or created_at to date the score", row=r["benchmark_id"]
+            first["path"],
+            "no release date or created_at to date the score",
+            row=first["benchmark_id"],
         )
     bench = pd.DataFrame(
         {

@@ -425,15 +425,15 @@ def read_catalog(raw: Path) -> dict[str, pd.DataFrame]:
                 }
             )
     df = pd.DataFrame.from_records(recs)
-    listed = df.groupby("base", as_index=False)["listed"].min()
+    first_listed = df.groupby("base", as_index=False)["listed"].min()
     plain = df[df["id"] == df["base"]]
     adoption = [
         pd.DataFrame(
             {
                 "source": SOURCE_CATALOG,
-                "source_model": listed["base"],
+                "source_model": first_listed["base"],
                 "signal": "openrouter_listed",
-                "date": listed["listed"],
+                "date": first_listed["listed"],
                 "value": 1.0,
             }
         )
