@@ -3,6 +3,7 @@
 Usage::
 
     python scripts/cut_test_slices.py [--raw ../shared/data/raw] [--out tests/data/raw]
+        [--refresh-names [--snapshot data/snapshot]]
 
 How a slice is taken (deterministic; rerun to refresh):
 
@@ -12,20 +13,27 @@ How a slice is taken (deterministic; rerun to refresh):
    at most ``MAX_VERSIONS`` are kept: the first, the last, the versions named in
    ``KEEP_FILES`` (tests refer to them) and evenly spaced ones between. llm-stats keeps the
    model folders of the chosen models, their ``organization.json`` and the benchmark
-   catalogue entries those models use.
+   catalogue entries those models use. In the weekly scrape folders (one small file per
+   board and day) only the files in ``ONLY_FILES`` are kept.
 2. **Which rows.** Only the rows about :data:`MODELS` (a few dozen models: old and new,
    open and closed, reasoning and non-reasoning variants, six released after the arena's
-   2026-03-31 cut-off). A row is about a model when one of its text cells, normalised
-   (lower case, only ``a-z0-9``; for a ``Key: value`` tag its value), equals one of the model's aliases in the committed
-   ``data/snapshot/aliases.csv.gz`` (every spelling the identity resolver has seen for it) or
-   its display name, or one of :data:`EXTRA_NAMES`. Files under ``WHOLE_BELOW`` bytes are
-   copied whole. CSV: the first ``HEAD_ROWS`` data rows and the matching rows (wide
-   ``result.csv``: the matching columns). JSON/YAML: in a collection (a list of records, or a
-   dict whose values are all records), the first record and the matching ones; a dict keyed
-   by model names keeps the matching keys; everything else (metadata, task lists) is kept.
-   Tests that corrupt a real file thus find its first rows and the chosen models in it.
-3. **Values are never changed** (only the unread fields in ``DROP_KEYS`` are left out): CSV cells are copied as text, JSON/YAML values as parsed.
-   JSON keeps the upstream indentation style; YAML is re-dumped (comments dropped).
+   2026-03-31 cut-off). A row is about a model when one of its text cells, normalised (lower
+   case, only ``a-z0-9``; for a ``Key: value`` tag its value), equals one of the model's
+   aliases in the snapshot's ``aliases.csv.gz`` (every spelling the identity resolver has seen
+   for it) or its display name, or one of :data:`EXTRA_NAMES`. These spellings are committed in
+   ``tests/data/slice_names.txt``, so a rerun reproduces the slices byte for byte although the
+   identity rules (and so the aliases) move; ``--refresh-names`` derives them again from
+   ``--snapshot`` (a name of MODELS that is no longer an id counts by the ids its alias maps to).
+   Files under ``WHOLE_BELOW`` bytes are copied whole. CSV: the first ``HEAD_ROWS`` data rows
+   and the matching rows (wide ``result.csv``: the matching columns; project-soothsayer's copy
+   of the AA API table: the rows whose record ``id`` is in the sliced API pull, as the reader
+   matches them). JSON/YAML: in a collection (a list of records, or a dict whose values are all
+   records), the first record and the matching ones; a dict keyed by model names keeps the
+   matching keys; everything else (metadata, task lists) is kept. Tests that corrupt a real
+   file thus find its first rows and the chosen models in it.
+3. **Values are never changed** (only the unread fields in ``DROP_KEYS`` are left out): CSV
+   cells are copied as text, JSON/YAML values as parsed. JSON keeps the upstream indentation
+   style; YAML is re-dumped (comments dropped).
 
 Sources, upstream repositories and licenses: ``tests/data/raw/SOURCES.md``.
 """
@@ -142,28 +150,70 @@ ALL_VERSIONS = (
     "adoption/simonw-llm-prices",
     "arena/fboulnois-llm-leaderboard-csv/lmarena_latest",
 )
+# Folders of many small files (copied whole) where only the files listed are kept.
+SCRAPES = "benchmarks/tennisatw-weekly-aa-scrapes"
+ONLY_FILES = {
+    # one folder per scrape day, one CSV per board: one board on two days (a ``2025/`` day and a
+    # top-level one) exercises the folder-date and board rules
+    SCRAPES: {
+        f"{SCRAPES}/2025/25-08-17/leaderboards/leaderboard_gpqadiamond.csv",
+        f"{SCRAPES}/26-03-01/leaderboards/leaderboard_gpqadiamond.csv",
+    },
+}
+# project-soothsayer's copies of the Artificial Analysis API table are matched to the API pull by
+# record id: keep the rows whose id is in the sliced pull (cut before them: paths sort earlier).
+AA_API = "benchmarks/artificial-analysis/aa_api_live.json"
+SOOTHSAYER_AA = "benchmarks/project-soothsayer/benchmarks/artificialanalysis_"
 # Keys kept in model-keyed dicts although they are not model names.
 KEEP_KEYS = {"sample_spec"}
 # Bulky fields no reader reads (SWE-bench: per-instance results, ~1 MB), dropped everywhere.
 DROP_KEYS = {"per_instance_details"}
 LLMSTATS = "benchmarks/llm-stats/data"
+# The selection: normalised spellings of MODELS and EXTRA_NAMES (see the module docstring),
+# committed so that a rerun reproduces the slices although the snapshot's aliases move.
+NAMES = REPO / "tests" / "data" / "slice_names.txt"
 
 
 def norm(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", s.lower())
 
 
-def names() -> set[str]:
-    """Normalised spellings of the chosen models (aliases, display names, extras)."""
-    aliases = pd.read_csv(REPO / "data" / "snapshot" / "aliases.csv.gz")
-    models = pd.read_csv(REPO / "data" / "snapshot" / "models.csv.gz")
-    missing = sorted(set(MODELS) - set(models["model_id"]))
+def model_ids(aliases: pd.DataFrame, models: pd.DataFrame) -> set[str]:
+    """Snapshot ids of :data:`MODELS`: the id itself, else the ids a raw alias of that name maps to.
+
+    The identity resolver's canonical ids move when its rules change (a raw ``gpt-5-5`` may become
+    ``gpt-5-5-xhigh``); a name that is neither an id nor an alias stops the cut.
+    """
+    known = set(models["model_id"])
+    by_alias = aliases.groupby("alias")["model_id"].agg(set).to_dict()
+    ids: set[str] = set()
+    missing = []
+    for m in MODELS:
+        found = {m} if m in known else by_alias.get(m, set())
+        if not found:
+            missing.append(m)
+        ids |= found
     if missing:
-        raise SystemExit(f"not in the snapshot: {missing}")
-    out = set(aliases.loc[aliases["model_id"].isin(MODELS), "alias"].astype(str))
-    out |= set(models.loc[models["model_id"].isin(MODELS), "display_name"].dropna())
+        raise SystemExit(f"neither a model id nor an alias in data/snapshot: {missing}")
+    return ids
+
+
+def names(snapshot: Path) -> set[str]:
+    """Normalised spellings of the chosen models (aliases, display names, extras) in ``snapshot``."""
+    aliases = pd.read_csv(snapshot / "aliases.csv.gz", dtype=str)
+    models = pd.read_csv(snapshot / "models.csv.gz", dtype=str)
+    ids = model_ids(aliases, models)
+    out = set(aliases.loc[aliases["model_id"].isin(ids), "alias"])
+    out |= set(models.loc[models["model_id"].isin(ids), "display_name"].dropna())
     out |= set(MODELS) | set(EXTRA_NAMES)
     return {norm(s) for s in out if norm(s)}
+
+
+def read_names(path: Path) -> set[str]:
+    """The committed selection (one normalised spelling a line)."""
+    if not path.is_file():
+        raise SystemExit(f"{path}: missing; run with --refresh-names to derive it from a snapshot")
+    return {line for line in path.read_text(encoding="utf-8").splitlines() if line}
 
 
 def traced_files(raw: Path) -> list[Path]:
@@ -193,6 +243,10 @@ def pick_versions(rels: list[Path]) -> list[Path]:
     out: list[Path] = []
     for (d, _), files in groups.items():
         files = sorted(files)
+        only = next((v for k, v in ONLY_FILES.items() if str(d).startswith(k + "/")), None)
+        if only is not None:
+            out += [f for f in files if str(f) in only]
+            continue
         if str(d).startswith(ALL_VERSIONS) or len(files) <= MAX_VERSIONS:
             out += files
             continue
@@ -270,12 +324,16 @@ def _drop(x: object) -> object:
     return x
 
 
-def cut_csv(data: bytes, wanted: set[str], wide: bool) -> bytes:
+def cut_csv(data: bytes, wanted: set[str], wide: bool, ids: set[str] | None = None) -> bytes:
+    """CSV slice: the first rows and the matching ones (``wide``: columns; ``ids``: by ``id``)."""
     bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
     text = data.decode("utf-8-sig")
     eol = "\r\n" if "\r\n" in text[:10000] else "\n"
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    if wide:  # model names are columns
+    if ids is not None:  # rows of the records kept in another slice
+        j = rows[0].index("id")
+        rows = rows[:1] + [r for r in rows[1:] if r[j] in ids]
+    elif wide:  # model names are columns
         cols = [0] + [j for j, h in enumerate(rows[0]) if j and _hit(h, wanted)]
         rows = [[r[j] for j in cols] for r in rows]
     else:
@@ -347,7 +405,8 @@ def sources_md(sources: list[dict[str, str]], out: Path) -> str:
         )
     lines += [
         "",
-        "Models kept (canonical ids): " + ", ".join(f"`{m}`" for m in MODELS) + ".",
+        "Models kept (canonical ids when `tests/data/slice_names.txt`, the spellings that select",
+        "the rows, was derived): " + ", ".join(f"`{m}`" for m in MODELS) + ".",
         "",
     ]
     return "\n".join(lines)
@@ -357,9 +416,20 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--raw", type=Path, default=REPO.parent / "shared" / "data" / "raw")
     ap.add_argument("--out", type=Path, default=REPO / "tests" / "data" / "raw")
+    ap.add_argument(
+        "--refresh-names",
+        action="store_true",
+        help=f"derive the selection from --snapshot and rewrite {NAMES.relative_to(REPO)}",
+    )
+    ap.add_argument("--snapshot", type=Path, default=REPO / "data" / "snapshot")
     args = ap.parse_args(argv)
     raw, out = args.raw, args.out
-    wanted = names()
+    if not raw.is_dir():
+        raise SystemExit(f"{raw}: no raw tree (pass --raw)")
+    if args.refresh_names:
+        wanted = names(args.snapshot)
+        NAMES.write_text("".join(f"{n}\n" for n in sorted(wanted)), encoding="utf-8")
+    wanted = read_names(NAMES)
     rels = [r for r in traced_files(raw) if not str(r).startswith(LLMSTATS + "/")]
     rels = pick_versions(rels) + llm_stats_files(raw, wanted)
     from divergence.sources import upstreams
@@ -374,6 +444,9 @@ def main(argv: list[str] | None = None) -> None:
         data = (raw / rel).read_bytes()
         if len(data) < WHOLE_BELOW or "LICENSE" in rel.name or str(rel).startswith(LLMSTATS + "/"):
             sliced = data
+        elif str(rel).startswith(SOOTHSAYER_AA):
+            api = json.loads((out / AA_API).read_text(encoding="utf-8-sig"))["data"]
+            sliced = cut_csv(data, wanted, wide=False, ids={r["id"] for r in api if r.get("id")})
         elif rel.suffix == ".csv":
             sliced = cut_csv(data, wanted, wide=rel.name == "result.csv")
         elif rel.suffix == ".json":
