@@ -277,6 +277,47 @@ def test_new_models_get_stable_ids():
     assert res.resolve("Future-Model-9") == "future-model-9"
 
 
+def test_clusters_without_an_arena_key():
+    """A new model's entries in several sources become one id without an arena anchor."""
+    arena = pd.DataFrame(
+        {
+            "model_key": ["gpt-4o-2024-05-13"],
+            "display_name": ["GPT-4o"],
+            "organization": ["OpenAI"],
+            "first_seen": [pd.Timestamp("2024-05-13")],
+        }
+    )
+    rows = [
+        # organization written with its former name in parentheses (Epoch)
+        ("artificial-analysis", "glm-9", "GLM-9 (Reasoning)", "Z AI", "2026-02-11"),
+        ("epoch-eci", "glm-9", "GLM-9", "Z.ai (Zhipu AI)", "2026-02-11"),
+        # two dated snapshots: undated names join the nearest one, and names without a
+        # release date join the place of the benchmark source
+        ("artificial-analysis", "gemini-9-flash-preview", "Gemini 9 Flash", "Google", "2026-03-03"),
+        ("models.dev", "gemini-9-flash", "Gemini 9 Flash", "Google", "2026-03-01"),
+        ("openrouter-daily", "google/gemini-9-flash-preview-20260303", None, None, None),
+        ("openrouter-daily", "google/gemini-9-flash-20260507", None, None, None),
+        ("openrouter-catalog", "google/gemini-9-flash", None, None, None),
+        ("litellm", "gemini/gemini-9-flash-preview", None, None, None),
+    ]
+    sources = pd.DataFrame(
+        rows, columns=["source", "source_model", "display_name", "organization", "release_date"]
+    )
+    table = pd.DataFrame(columns=["source", "source_model", "model_id", "note"])
+    res = Resolver.build(arena, sources, table)
+    ids = {(s, m): res.resolve(m, source=s) for s, m, *_ in rows}
+    assert ids[("epoch-eci", "glm-9")] == ids[("artificial-analysis", "glm-9")]
+    aa = ids[("artificial-analysis", "gemini-9-flash-preview")]
+    for key in [
+        ("models.dev", "gemini-9-flash"),
+        ("openrouter-daily", "google/gemini-9-flash-preview-20260303"),
+        ("openrouter-catalog", "google/gemini-9-flash"),
+        ("litellm", "gemini/gemini-9-flash-preview"),
+    ]:
+        assert ids[key] == aa, key
+    assert ids[("openrouter-daily", "google/gemini-9-flash-20260507")] != aa
+
+
 @needs_full_raw
 def test_new_rule_aliases_on_real_data(real):
     _arena, _style, _sources, res = real

@@ -28,6 +28,10 @@ from divergence.query import QueryIndex, check_queries, entity_columns
         ("anthropic/claude-opus-4.7:batch", None, None, "claude-opus-4-7", None, None),
         ("llama3.1:405b", None, None, "meta-llama/Llama-3.1-405B-Instruct", None, None),
         ("zai-org/GLM-5.1-FP8", None, None, "glm-5.1", None, None),
+        # a version dot is no Bedrock vendor prefix; a vendor dot is
+        ("MiniMax-M2.5", None, None, "minimax-m2-5", None, None),
+        ("minimax.minimax-m2.5", None, None, "minimax-m2-5", None, None),
+        ("cerebras/zai-glm-4.7", None, None, "glm-4-7", None, None),
     ],
 )
 def test_same_entity(a, da, oa, b, db, ob):

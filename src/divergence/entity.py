@@ -59,9 +59,15 @@ _BEDROCK_VENDOR = re.compile(
     r"^(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|qwen|writer|moonshotai|"
     r"minimax|google|nvidia|zai|twelvelabs)-(?=[a-z0-9])"
 )
+# Bedrock ids name the vendor before a dot (``minimax.minimax-m2.5``,
+# ``us.anthropic.claude-...``); a version dot (``MiniMax-M2.5``) is no vendor prefix.
+_BEDROCK_DOT = re.compile(
+    r"^(?:[a-z]{2,8}\.)?(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|qwen|"
+    r"writer|moonshotai|minimax|google|nvidia|zai|twelvelabs)\."
+)
 _VENDOR_WORD = re.compile(
     r"^(?:meta|nvidia|ibm|amazon|mistralai|google|openai|anthropic|deepseek-ai|moonshotai|"
-    r"zai-org|x-ai|z-ai|qwen|microsoft|allenai|ai21labs|cohereforai|tiiuae)-(?=[a-z])"
+    r"zai-org|zai|x-ai|z-ai|qwen|microsoft|allenai|ai21labs|cohereforai|tiiuae)-(?=[a-z])"
 )
 _GLUED = re.compile(r"^([a-z]{3,})([0-9]+)$")
 _FULL = re.compile(r"^(20[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$")
@@ -118,7 +124,7 @@ def _tokens(name: str) -> list[str]:
     n = normalize(raw)
     n = re.sub(r"-batch$", "", n)  # OpenRouter ":batch" routing
     n = _REGION.sub("", n)
-    if "." in raw.rsplit("/", 1)[-1].split(":")[0] and _BEDROCK_VENDOR.match(n):
+    if _BEDROCK_DOT.match(raw.rsplit("/", 1)[-1].split(":")[0].lower()) and _BEDROCK_VENDOR.match(n):
         n = _BEDROCK_VENDOR.sub("", n)
         n = re.sub(r"-v[0-9]+(?:-[0-9]+)?$", "", n)
     n = re.sub(r"-v[0-9]+-0$", "", n)

@@ -1039,7 +1039,9 @@ def _within(rel: pd.Timestamp | None, lo: pd.Timestamp | None, hi: pd.Timestamp 
 
 
 def _first(org: frozenset[str]) -> str | None:
-    return min(org) if org else None
+    """One organization of a set: the first known one (``Z.ai (Zhipu AI)`` -> ``zhipu``)."""
+    known = sorted(o for o in org if o in _KNOWN_ORGS)
+    return known[0] if known else (min(org) if org else None)
 
 
 _KNOWN_ORGS = frozenset(_ORG_SYNONYMS.values())
@@ -1114,12 +1116,30 @@ def _cluster_pending(
                 dated.setdefault(hit or d, []).append(row)
         clusters: list[list] = list(dated.values())
         undated = [row for row in grp if not row[3].date]
+        joined: list[list] = []  # dated clusters an undated name with a release date joined
         if undated and len(clusters) == 1:
             rels = [r[2] for r in clusters[0] if r[2] is not None]
             anchor = min(rels) if rels else None
             fits = [r for r in undated if within(r[2], anchor)]
             clusters[0].extend(fits)
             undated = [r for r in undated if not within(r[2], anchor)]
+        elif undated:
+            # several dated snapshots: an undated name joins the nearest within 60 days
+            anchors = [_cluster_anchor(cl) for cl in clusters]
+            rest = []
+            for row in undated:
+                near = sorted(
+                    (abs((row[2] - a).days), i)
+                    for i, a in enumerate(anchors)
+                    if row[2] is not None and a is not None and within(row[2], a)
+                )
+                if near:
+                    clusters[near[0][1]].append(row)
+                    if all(c is not clusters[near[0][1]] for c in joined):
+                        joined.append(clusters[near[0][1]])
+                else:
+                    rest.append(row)
+            undated = rest
         if undated:
             with_rel = sorted((r for r in undated if r[2] is not None), key=lambda r: r[2])
             windows: list[list] = []
@@ -1129,8 +1149,15 @@ def _cluster_pending(
                 else:
                     windows.append([row])
             no_rel = [r for r in undated if r[2] is None]
-            if len(windows) == 1:
-                windows[0].extend(no_rel)
+            places = joined + windows
+            if no_rel and places:
+                # an undated name without a release date is the model's main entry: the
+                # place of its most authoritative source (AA first), else the largest
+                best = min(
+                    places,
+                    key=lambda cl: (min(_SOURCE_RANK.get(r[0], 6) for r in cl), -len(cl)),
+                )
+                best.extend(no_rel)
             elif no_rel:
                 windows.append(no_rel)
             clusters.extend(windows)
@@ -1164,6 +1191,18 @@ def _cluster_pending(
             for source, model, _rel, _ent in cl:
                 out[(source, model)] = mid
     return out
+
+
+def _cluster_anchor(cl: list) -> pd.Timestamp | None:
+    """Day of a dated cluster: its full ``YYYYMMDD`` date, else its earliest release date."""
+    date = cl[0][3].date
+    if len(date) == 8:
+        try:
+            return pd.Timestamp(f"{date[:4]}-{date[4:6]}-{date[6:]}")
+        except ValueError:
+            pass
+    rels = [r[2] for r in cl if r[2] is not None]
+    return min(rels) if rels else None
 
 
 def _display_rows(src: pd.DataFrame, by_source: dict[tuple[str, str], str]) -> list[tuple]:
