@@ -166,3 +166,33 @@ def test_every_aa_miss_is_explained(snapshot):
     table = explain_unmatched(snapshot, unmatched)
     assert (table["reason"] != "UNEXPLAINED").all(), table[table["reason"] == "UNEXPLAINED"]
     assert table["nearest_aa"].str.len().gt(0).all()
+
+
+def test_ids_beat_display_names_and_unversioned_names():
+    aliases = pd.DataFrame(
+        [
+            # a display name of one source equals another source's id
+            ("gpt-9", "litellm", "gpt-9-non-reasoning"),
+            ("gpt-9", "models.dev", "gpt-9-non-reasoning"),
+            ("GPT-9", "arc-agi:display", "gpt-9-20260101-thinking-none"),
+            # a catalogue display name drops the variant word of its id
+            ("acme/ernie-9-thinking-preview", "models.dev", "ernie-9-thinking"),
+            ("ERNIE 9", "models.dev:display", "ernie-9-thinking"),
+            ("granite-9-0-h-small", "artificial-analysis", "granite-9-0-h-small"),
+            ("watsonx/ibm/granite-9-h-small", "litellm", "granite-9-0-h-small"),
+            ("nova-9", "artificial-analysis", "nova-9"),
+            ("nova-8", "artificial-analysis", "nova-8"),
+        ],
+        columns=["alias", "source", "model_id"],
+    )
+    idx = QueryIndex(aliases, {})
+    r = idx.resolve("GPT-9")
+    assert (r.model_id, r.rule) == ("gpt-9-non-reasoning", "alias")
+    assert any(x.startswith("gpt-9-20260101-thinking-none") for x in r.rejected)
+    assert idx.resolve("ernie-9-1022").status == "unknown"
+    # no version number: the one model whose words match
+    r = idx.resolve("ibm-granite-h-small")
+    assert (r.model_id, r.rule) == ("granite-9-0-h-small", "unversioned")
+    # never for a dated name or a bare family word
+    assert idx.resolve("amazon-nova-experimental-chat-11-10").status == "unknown"
+    assert idx.resolve("nova").status in ("unknown", "ambiguous")

@@ -11,7 +11,7 @@ Decisions (each one is a rule of :func:`parse`):
 
 - spelling: :func:`divergence.identity.normalize`, then a letter run glued to a number
   is split (``qwen3`` = ``qwen-3``, ``llama3.1`` = ``llama-3-1``, ``molmo2`` =
-  ``molmo-2``; sizes such as ``a3b``/``30b`` stay whole);
+  ``molmo-2``; sizes such as ``a3b``/``30b`` stay whole); version ``N.0`` is ``N``;
 - same weights, other packaging: quantisation (``-fp8``, ``-bf16``, ``-int4``, ``-awq``,
   ``-gguf``, ``-q4-k-m``, ``-mlx``), ``-hf``, ``-it``, ``-instruct``/``-chat`` (except
   where they name a variant: Qwen3 ``-instruct`` is the non-thinking model, GPT
@@ -57,17 +57,18 @@ _NOISE_TOKENS = {"preview", "beta", "exp", "experimental", "latest-preview"}
 _REGION = re.compile(r"^(?:us|eu|apac|au|jp|ca|global|regional|us-gov)-(?=[a-z])")
 _BEDROCK_VENDOR = re.compile(
     r"^(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|qwen|writer|moonshotai|"
-    r"minimax|google|nvidia|zai|twelvelabs)-(?=[a-z0-9])"
+    r"minimax|google|nvidia|zai|xai|twelvelabs)-(?=[a-z0-9])"
 )
 # Bedrock ids name the vendor before a dot (``minimax.minimax-m2.5``,
 # ``us.anthropic.claude-...``); a version dot (``MiniMax-M2.5``) is no vendor prefix.
 _BEDROCK_DOT = re.compile(
     r"^(?:[a-z]{2,8}\.)?(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|qwen|"
-    r"writer|moonshotai|minimax|google|nvidia|zai|twelvelabs)\."
+    r"writer|moonshotai|minimax|google|nvidia|zai|xai|twelvelabs)\."
 )
 _VENDOR_WORD = re.compile(
     r"^(?:meta|nvidia|ibm|amazon|mistralai|google|openai|anthropic|deepseek-ai|moonshotai|"
-    r"zai-org|zai|x-ai|z-ai|qwen|microsoft|allenai|ai21labs|cohereforai|tiiuae)-(?=[a-z])"
+    r"zai-org|zai|x-ai|xai|z-ai|qwen|microsoft|allenai|ai21labs|cohereforai|tiiuae|arcee-ai|"
+    r"arcee)-(?=[a-z])"
 )
 _GLUED = re.compile(r"^([a-z]{3,})([0-9]+)$")
 _FULL = re.compile(r"^(20[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$")
@@ -124,7 +125,9 @@ def _tokens(name: str) -> list[str]:
     n = normalize(raw)
     n = re.sub(r"-batch$", "", n)  # OpenRouter ":batch" routing
     n = _REGION.sub("", n)
-    if _BEDROCK_DOT.match(raw.rsplit("/", 1)[-1].split(":")[0].lower()) and _BEDROCK_VENDOR.match(n):
+    if _BEDROCK_DOT.match(raw.rsplit("/", 1)[-1].split(":")[0].lower()) and _BEDROCK_VENDOR.match(
+        n
+    ):
         n = _BEDROCK_VENDOR.sub("", n)
         n = re.sub(r"-v[0-9]+(?:-[0-9]+)?$", "", n)
     n = re.sub(r"-v[0-9]+-0$", "", n)
@@ -252,6 +255,20 @@ def _drop_inner_noise(toks: list[str], family: str) -> list[str]:
     return out or toks
 
 
+def _drop_zero_minor(toks: list[str]) -> list[str]:
+    """Version ``N.0`` is version ``N`` (``granite-4.0-h-small`` = ``granite-4-h-small``).
+
+    A ``0`` after a number is dropped unless a number-led token follows (``0.5b``).
+    """
+    out = []
+    for i, t in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        if t == "0" and i > 0 and toks[i - 1].isdigit() and not nxt[:1].isdigit():
+            continue
+        out.append(t)
+    return out
+
+
 def _order(toks: list[str]) -> tuple:
     return (
         tuple(sorted(t for t in toks if not t.isdigit())),
@@ -301,6 +318,7 @@ def parse(name: str, display_name: str | None = None, org: str | None = None) ->
         variant = variant or "non-reasoning"
         plain = False
     base = _drop_inner_noise(base, family)
+    base = _drop_zero_minor(base)
     if not date:
         for i, t in enumerate(base):
             if _FULL.match(t):

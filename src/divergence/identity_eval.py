@@ -20,7 +20,9 @@ Time travel (:func:`time_travel`): rebuild the snapshot with the arena data cut 
 day, resolve the arena keys first seen after it as queries, and compare with the
 full-data snapshot: the share that resolve with benchmark evidence, and the share that
 resolve to the same model (the past id's AA alias, else any of its aliases, maps to
-the key in the full snapshot).
+the key in the full snapshot). Keys that no other source lists even in the full data
+(``full_other_sources`` 0: anonymous or arena-only builds) cannot resolve in the past;
+they stay in both shares and are also counted apart.
 """
 
 from __future__ import annotations
@@ -177,6 +179,8 @@ def time_travel(
     for s, al, m in zip(pa["source"], pa["alias"], pa["model_id"], strict=True):
         members.setdefault(m, []).append((s, al))
     full_index = QueryIndex.from_snapshot(full)
+    others = fa[(fa["source"] != "lmarena") & ~fa["source"].str.endswith(":display")]
+    n_other = others.groupby("model_id")["alias"].size()
     rows = []
     for key in keys:
         r = index.resolve(key)
@@ -198,6 +202,7 @@ def time_travel(
                 "candidates": ";".join(r.candidates),
                 "same_as_full": same,
                 "full_has_benchmarks": full_ev,
+                "full_other_sources": int(n_other.get(key, 0)),
             }
         )
     df = pd.DataFrame(rows)
@@ -208,6 +213,7 @@ def time_travel(
         "share_evidence": float((df["status"] == "ok").mean()) if len(df) else float("nan"),
         "share_same": float(df["same_as_full"].mean()) if len(df) else float("nan"),
         "n_full_evidence": int(df["full_has_benchmarks"].sum()) if len(df) else 0,
+        "n_arena_only": int((df["full_other_sources"] == 0).sum()) if len(df) else 0,
     }
 
 
@@ -218,10 +224,21 @@ def format_time_travel(out: dict[str, Any]) -> str:
     sub = df[df["full_has_benchmarks"]] if len(df) else df
     share_sub = float((sub["status"] == "ok").mean()) if len(sub) else float("nan")
     same_sub = float(sub["same_as_full"].mean()) if len(sub) else float("nan")
-    return (
-        f"{body}\n\narena keys first seen after {out['until']}: {out['n']}\n"
-        f"resolved with benchmark evidence: {out['share_evidence']:.1%}\n"
-        f"same model as the full-data resolver: {out['share_same']:.1%}\n"
+    lines = [
+        f"{body}\n\narena keys first seen after {out['until']}: {out['n']}",
+        f"resolved with benchmark evidence: {out['share_evidence']:.1%}",
+        f"same model as the full-data resolver: {out['share_same']:.1%}",
         f"among the {len(sub)} keys the full data gives benchmark scores: "
-        f"evidence {share_sub:.1%}, same model {same_sub:.1%}"
-    )
+        f"evidence {share_sub:.1%}, same model {same_sub:.1%}",
+    ]
+    if len(df):
+        alone = df[df["full_other_sources"] == 0]
+        rest = df[df["full_other_sources"] > 0]
+        lines.append(
+            f"{len(alone)} keys no other source lists even in the full data (arena only: "
+            f"no evidence possible, 'unknown' is right): {int((alone['status'] == 'unknown').sum())}"
+            f" unknown; among the other {len(rest)}: evidence "
+            f"{float((rest['status'] == 'ok').mean()) if len(rest) else float('nan'):.1%}, "
+            f"same model {float(rest['same_as_full'].mean()) if len(rest) else float('nan'):.1%}"
+        )
+    return "\n".join(lines)

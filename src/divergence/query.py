@@ -9,7 +9,8 @@ One code path for :meth:`divergence.predictor.Predictor.predict_models`, the CLI
 ``alias``
     the query (case-insensitive, surrounding space ignored) is an alias of some source:
     arena keys, AA slugs and display names, OpenRouter permaslugs, Hugging Face repo ids,
-    Ollama tags, litellm keys, ...; an arena key wins over other sources' spellings.
+    Ollama tags, litellm keys, ...; an arena key wins over other sources' spellings, a
+    source's own id over display names.
 ``normalized``
     the same after :func:`divergence.identity.normalize` (case, spacing, punctuation,
     vendor prefix, routing suffix).
@@ -18,6 +19,11 @@ One code path for :meth:`divergence.predictor.Predictor.predict_models`, the CLI
     date) equals the entity of the aliases of exactly one model: unseen arena keys
     (``claude-opus-4-7-thinking``) meet AA's ``Claude Opus 4.7 (Adaptive Reasoning,
     Max Effort)``.
+``unversioned``
+    the query names no version number and no date, has two words or more, and its
+    words (organization, variant) are those
+    of the aliases of exactly one model (the arena's ``ibm-granite-h-small`` meets AA's
+    ``granite-4-0-h-small``); several such models: ``ambiguous``.
 ``display_variant`` / ``nearest_variant``
     no model has the variant the query names; the model whose AA display name states
     it (AA's plain slug of a reasoning model), else the nearest variant
@@ -125,6 +131,9 @@ def _key_text(base: tuple, variant: str) -> str:
 
 
 ENTITY_COLUMNS = ["norm", "ent", "ent_dv", "ent_date", "ent_org"]
+# Display names whose entity the ``entity`` rule trusts: AA states the variant in its
+# display names; catalogues (models.dev, OpenRouter, ...) often drop it.
+ENTITY_DISPLAY_SOURCES = frozenset({"artificial-analysis:display"})
 
 
 def entity_columns(aliases: pd.DataFrame) -> pd.DataFrame:
@@ -192,6 +201,7 @@ class QueryIndex:
         self._norm: dict[str, dict[str, set[str]]] | None = None
         self._entity: dict[str, set[tuple[str, str]]] = {}
         self._display_variant: dict[str, set[tuple[str, str]]] = {}
+        self._words: dict[str, set[tuple[str, str]]] = {}
         self._org: dict[str, set[str]] = {}
         self._norm_keys: list[str] = []
 
@@ -215,8 +225,12 @@ class QueryIndex:
         ):
             self._norm.setdefault(str(n), {}).setdefault(mid, set()).add(source)
             date = "" if pd.isna(date) else str(date)
+            if source.endswith(":display") and source not in ENTITY_DISPLAY_SOURCES:
+                continue  # catalogue display names drop variant words ("ERNIE 5.0")
             if isinstance(ent, str) and ent:
                 self._entity.setdefault(ent, set()).add((mid, date))
+                words, _nums, variant = ent.split("|")
+                self._words.setdefault(f"{words}|{variant}", set()).add((mid, date))
             if isinstance(dv, str) and dv:
                 self._display_variant.setdefault(dv, set()).add((mid, date))
             if isinstance(org, str) and org:
@@ -244,10 +258,16 @@ class QueryIndex:
         if len(hits) == 1:
             return Resolution(q, "ok", next(iter(hits)), rule)
         arena = [m for m, srcs in hits.items() if "lmarena" in srcs or "model_id" in srcs]
-        if len(arena) == 1:
-            rejected = [f"{m} (alias of {', '.join(sorted(s))})" for m, s in sorted(hits.items())]
-            rejected = [r for r in rejected if not r.startswith(arena[0] + " ")]
-            return Resolution(q, "ok", arena[0], rule, rejected=rejected)
+        # a source's own id is stronger than another source's display name
+        own = [m for m, srcs in hits.items() if any(not s.endswith(":display") for s in srcs)]
+        for best in (arena, own):
+            if len(best) == 1:
+                rejected = [
+                    f"{m} (alias of {', '.join(sorted(s))})"
+                    for m, s in sorted(hits.items())
+                    if m != best[0]
+                ]
+                return Resolution(q, "ok", best[0], rule, rejected=rejected)
         return Resolution(q, "ambiguous", None, rule, candidates=sorted(hits))
 
     def resolve(self, query: str) -> Resolution:
@@ -293,6 +313,13 @@ class QueryIndex:
                     dv = self._display_variant.get(_key_text(ent.base, alt), set())
                     ids = self._fits(dv, ent, org)
                 rule = "nearest_variant"
+        if not ids and not ent.base[1] and len(ent.base[0]) >= 2 and not ent.date:
+            # an undated name without a version number but with a family and a kind
+            # ("ibm-granite-h-small"): the models whose names differ only by a version
+            ids = self._fits(
+                self._words.get(f"{' '.join(ent.base[0])}|{ent.variant}", set()), ent, org
+            )
+            rule = "unversioned"
         if not ids:
             return None
         if len(ids) > 1 and not ent.date:
