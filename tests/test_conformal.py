@@ -47,6 +47,29 @@ def test_mondrian_bins_follow_evidence_and_cover() -> None:
     assert set(out) == {"lower_80", "upper_80", "lower_90", "upper_90"}
 
 
+def test_normalised_score_pools_one_quantile_over_bins() -> None:
+    """Normalised: widths scale with each bin's RMS; absolute: each bin's own rank."""
+    r = np.r_[np.arange(1.0, 11.0) * 4, np.linspace(1.0, 10.0, 30)]  # 10 wide, 30 narrow
+    ev = np.r_[np.full(10, 5.0), np.full(30, 30.0)]
+    norm = ConformalIntervals(levels=(0.9,), n_bins=2, min_bin=10).fit(r, ev)
+    absolute = ConformalIntervals(levels=(0.9,), n_bins=2, min_bin=10, score="absolute").fit(r, ev)
+    assert norm.bin_edges_ == [30.0] and norm.n_calibration_ == [10, 30]
+    lo, hi = norm.half_width(0.9, np.array([5.0, 30.0]))
+    assert lo / hi == pytest.approx(norm.scales_[0] / norm.scales_[1])
+    z = np.sort(np.r_[r[:10] / norm.scales_[0], r[10:] / norm.scales_[1]])
+    assert lo == pytest.approx(z[36] * norm.scales_[0])  # rank ceil(41 * 0.9) = 37 of 40
+    assert lo < 40.0  # below the wide bin's largest residual ...
+    assert absolute.half_width(0.9, np.array([5.0]))[0] == 40.0  # ... its own rank 10 of 10
+    d = json.loads(json.dumps(norm.to_dict()))
+    assert d["score"] == "normalised" and len(d["scales"]) == 2
+    back = ConformalIntervals.from_dict(d)
+    assert list(back.half_width(0.9, np.array([5.0, 30.0]))) == [lo, hi]
+    old = {k: v for k, v in absolute.to_dict().items() if k not in ("score", "scales")}
+    assert ConformalIntervals.from_dict(old).score == "absolute"  # files written before
+    with pytest.raises(ValueError, match="score"):
+        ConformalIntervals(score="relative").fit(r, ev)
+
+
 def test_small_bins_merge_and_round_trip() -> None:
     r = np.linspace(-30, 30, 24)
     ev = np.r_[np.full(20, 10.0), np.full(4, 30.0)]

@@ -14,12 +14,14 @@ Protocol (small-n, out of time):
    (``n_seeds`` seeds from ``seed``); the headline is the seed with the median RMSE, the
    spread over seeds is reported. Baselines get the same splits and the same inputs as
    "ours, benchmarks only" (benchmarks + release date). Intervals: conformal
-   (:class:`divergence.conformal.ConformalIntervals`, Mondrian by observed benchmark
-   inputs) on the one-step-ahead residuals of the tuning folds — no test model.
+   (:class:`divergence.conformal.ConformalIntervals`, normalised score, scale per bin of
+   observed benchmark inputs) on the one-step-ahead residuals of the tuning folds — no
+   test model.
 3. *Rolling origin by quarter*: train on everything before a quarter, predict the
-   quarter; default (untuned) parameters, so no tuning ever saw these test models.
-   Intervals: calibrated on the rolling-origin residuals of earlier quarters only
-   (none until :data:`MIN_CALIBRATION` exist).
+   quarter; default (untuned) parameters, so no tuning ever saw these test models; the
+   same seeds and headline rule as the walk-forward. Intervals: calibrated on the
+   rolling-origin residuals (first seed) of earlier quarters only (none until
+   :data:`MIN_CALIBRATION` exist).
 4. *Final model*: tuned parameters refitted on all rated models; its intervals are
    calibrated on the one-step-ahead residuals of steps 1 and 2 (tuning folds +
    walk-forward, all with the tuned parameters).
@@ -345,7 +347,7 @@ def headline(preds: pd.DataFrame) -> pd.DataFrame:
 
 
 def seed_table(preds: pd.DataFrame) -> pd.DataFrame:
-    """Per method and seed: RMSE, MAE, Spearman, 90% coverage and median 90% width."""
+    """Per method and seed: RMSE, MAE, Spearman, 90% coverage, median 90% width, p90 |error|."""
     rows = []
     for (method, seed), g in preds.groupby(["method", "seed"], sort=True):
         m = evaluate(g["y"], g["pred"], n_boot=0)["value"]
@@ -357,6 +359,7 @@ def seed_table(preds: pd.DataFrame) -> pd.DataFrame:
                 "rmse": m["rmse"],
                 "mae": m["mae"],
                 "spearman": m["spearman"],
+                "p90_abs_error": float(np.quantile((g["pred"] - g["y"]).abs(), 0.9)),
                 "coverage_90": float(
                     ((g["y"] >= g["lower_90"]) & (g["y"] <= g["upper_90"]))[has].mean()
                 )
@@ -374,7 +377,7 @@ def seed_summary(seeds: pd.DataFrame) -> pd.DataFrame:
     """Median, min and max over seeds of every :func:`seed_table` measure, per method."""
     out = []
     for method, g in seeds.groupby("method", sort=False):
-        for col in ["rmse", "mae", "spearman", "coverage_90", "median_width_90"]:
+        for col in ["rmse", "mae", "spearman", "p90_abs_error", "coverage_90", "median_width_90"]:
             v = g[col].dropna()
             if len(v):
                 out.append(
@@ -391,7 +394,13 @@ def seed_summary(seeds: pd.DataFrame) -> pd.DataFrame:
 
 
 def interval_summary(preds: pd.DataFrame) -> dict[str, float]:
-    """Coverage (80%, 90%), median 90% width and the 90th-percentile |error| of ``ours``."""
+    """Coverage (80%, 90%), median 90% width and the 90th-percentile |error| of ``ours``.
+
+    ``width_ratio_90`` is the median *full* 90% width (upper − lower) over the
+    90th-percentile absolute error, ``half_width_ratio_90`` the median half-width over it
+    (a symmetric interval that covers 90% has a half-width near that error, so the full
+    ratio of a calibrated interval is near 2).
+    """
     g = preds[(preds["method"] == "ours") & preds["lower_90"].notna()]
     err = (
         preds.loc[preds["method"] == "ours", "pred"] - preds.loc[preds["method"] == "ours", "y"]
@@ -513,13 +522,20 @@ def run_evaluation(
     wf_metrics = metrics_table(head, p.exp.n_boot, p.exp.seed)
     seeds = seed_table(wf)
     ro_splits = rolling_origin_quarterly(p.release, min_train=p.exp.rolling_min_train)
-    ro = (
+    ro_all = (
         walk_forward(
-            p, dict(DEFAULT_PARAMS), "sequential", splits=ro_splits, label="rolling-origin"
+            p,
+            dict(DEFAULT_PARAMS),
+            "sequential",
+            splits=ro_splits,
+            label="rolling-origin",
+            seeds=seeds_of(p.exp),
         )
         if ro_splits
         else pd.DataFrame()
     )
+    ro = headline(ro_all) if len(ro_all) else ro_all
+    ro_seeds = seed_summary(seed_table(ro_all)) if len(ro_all) else pd.DataFrame()
     ro_metrics = metrics_table(ro, p.exp.n_boot, p.exp.seed) if len(ro) else pd.DataFrame()
     own = wf[(wf["method"] == "ours") & (wf["seed"] == p.exp.seed)]
     calibration = pd.concat(
@@ -548,22 +564,30 @@ def run_evaluation(
         "rolling": ro,
         "rolling_metrics": ro_metrics,
         "rolling_intervals": interval_summary(ro) if len(ro) else {},
+        "rolling_all_seeds": ro_all,
+        "rolling_seed_summary": ro_seeds,
         "q_inner": ci.to_dict(),
         "calibration": calibration,
-        "extra_metrics": extra_metrics(seed_summary(seeds), interval_summary(head), ro),
+        "extra_metrics": extra_metrics(seed_summary(seeds), interval_summary(head), ro, ro_seeds),
     }
 
 
 def extra_metrics(
-    seeds: pd.DataFrame, intervals: dict[str, float], rolling: pd.DataFrame
+    seeds: pd.DataFrame,
+    intervals: dict[str, float],
+    rolling: pd.DataFrame,
+    rolling_seeds: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """Flat MLflow metrics: seed spread, interval coverage and width (walk-forward, rolling)."""
     out: dict[str, float] = {}
-    for _, r in seeds.iterrows():
-        prefix = {"ours": "walkforward", "ours_benchmarks_only": "benchmarks_only_walkforward"}
-        if r["method"] in prefix:
-            for stat in ["median", "min", "max"]:
-                out[f"{prefix[r['method']]}_{r['metric']}_seed_{stat}"] = r[stat]
+    for kind, table in [("walkforward", seeds), ("rolling", rolling_seeds)]:
+        if table is None or not len(table):
+            continue
+        prefix = {"ours": kind, "ours_benchmarks_only": f"benchmarks_only_{kind}"}
+        for _, r in table.iterrows():
+            if r["method"] in prefix:
+                for stat in ["median", "min", "max"]:
+                    out[f"{prefix[r['method']]}_{r['metric']}_seed_{stat}"] = r[stat]
     for k, v in intervals.items():
         out[f"walkforward_interval_{k}"] = float(v)
     if len(rolling):
@@ -662,17 +686,24 @@ def markdown_report(ev: dict[str, Any]) -> str:
         diff = "–" if k == "baseline_strong_ridge" else _cell(m, k, "this_minus_reference_rmse")
         cells = [_cell(m, k, x) for x in ["rmse", "mae", "spearman", "pairwise_acc"]]
         lines.append(f"| {LABELS[k]} | " + " | ".join(cells) + f" | {diff} |")
-    s = ev["seed_summary"]
-    lines += ["", "| over seeds (ours) | median | min | max |", "|---|---|---|---|"]
-    for _, r in s[s["method"] == "ours"].iterrows():
-        lines.append(
-            f"| {r['metric']} | {_fmt(r['median'])} | {_fmt(r['min'])} | {_fmt(r['max'])} |"
-        )
     lines += [
         "",
-        "| intervals (ours) | 80% coverage | 90% coverage | median 90% width | "
-        "90th pct. abs. error | width / that error |",
-        "|---|---|---|---|---|---|",
+        "| over seeds (ours) | walk-forward median | min | max | rolling origin median | min | max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    s = ev["seed_summary"].query("method == 'ours'").set_index("metric")
+    rs = ev.get("rolling_seed_summary", pd.DataFrame())
+    rs = rs.query("method == 'ours'").set_index("metric") if len(rs) else pd.DataFrame()
+    for metric, r in s.iterrows():
+        cells = [_fmt(r["median"]), _fmt(r["min"]), _fmt(r["max"])]
+        q = rs.loc[metric] if metric in rs.index else None
+        cells += ["–"] * 3 if q is None else [_fmt(q["median"]), _fmt(q["min"]), _fmt(q["max"])]
+        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| intervals (ours, headline seed) | 80% coverage | 90% coverage | median 90% width | "
+        "90th pct. abs. error | full width / that error | half-width / that error |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, iv in [
         ("walk-forward", ev["intervals"]),
@@ -682,7 +713,8 @@ def markdown_report(ev: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} ({iv['n_with_interval']} models) | {_fmt(iv['coverage_80'])} | "
                 f"{_fmt(iv['coverage_90'])} | {_fmt(iv['median_width_90'])} | "
-                f"{_fmt(iv['p90_abs_error'])} | {_fmt(iv['width_ratio_90'])} |"
+                f"{_fmt(iv['p90_abs_error'])} | {_fmt(iv['width_ratio_90'])} | "
+                f"{_fmt(iv['half_width_ratio_90'])} |"
             )
     x = ev["extrapolation"].set_index("method")
     lines += [
