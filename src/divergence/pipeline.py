@@ -181,8 +181,12 @@ def tuning_folds(p: Prepared) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(win[tr], win[te]) for tr, te in folds]
 
 
-def one_step_residuals(p: Prepared, params: dict[str, Any]) -> pd.DataFrame:
+def one_step_residuals(
+    p: Prepared, params: dict[str, Any], seed: int | None = None
+) -> pd.DataFrame:
     """One-step-ahead residuals of ``params`` on the tuning folds (no test model).
+
+    ``seed``: the xgboost seed (default ``exp.seed``).
 
     Returns
     -------
@@ -191,8 +195,9 @@ def one_step_residuals(p: Prepared, params: dict[str, Any]) -> pd.DataFrame:
         benchmark inputs the fitted model uses), ``source`` = ``"tuning_folds"``.
     """
     rows = []
+    seed = p.exp.seed if seed is None else seed
     for tr, te in tuning_folds(p):
-        m = UtilityRegressor(**params, random_state=p.exp.seed, n_jobs=1).fit(p.X.iloc[tr], p.y[tr])
+        m = UtilityRegressor(**params, random_state=seed, n_jobs=1).fit(p.X.iloc[tr], p.y[tr])
         Xte = p.X.iloc[te]
         rows.append(
             pd.DataFrame(
@@ -245,7 +250,8 @@ def walk_forward(
     params : dict
         ``UtilityRegressor`` parameters.
     intervals : ConformalIntervals, dict, "sequential" or None
-        Intervals of ``ours``: a fitted wrapper; fixed half-widths ``{"q80", "q90"}``;
+        Intervals of ``ours``: a fitted wrapper; a dict of fitted wrappers by seed (each
+        seed's intervals from its own calibration); fixed half-widths ``{"q80", "q90"}``;
         ``"sequential"``: calibrated at each split on the residuals (first seed) of the
         earlier splits, once :data:`MIN_CALIBRATION` exist; None: no intervals.
     splits : list, optional
@@ -290,6 +296,8 @@ def walk_forward(
             Xte = p.X.iloc[te]
             pred = ours.predict(Xte)
             ev = ours.evidence(Xte).astype("float64")
+            per_seed = isinstance(ivl, dict) and "q90" not in ivl
+            ivl_seed = ivl.get(seed) if per_seed and isinstance(ivl, dict) else ivl
             df = pd.DataFrame(
                 {
                     **base,
@@ -297,7 +305,7 @@ def walk_forward(
                     "seed": seed,
                     "pred": pred,
                     "evidence": ev,
-                    **_interval_columns(ivl, pred, ev),
+                    **_interval_columns(ivl_seed, pred, ev),
                 }
             )
             rows.append(df)
@@ -511,13 +519,20 @@ def run_evaluation(
 ) -> dict[str, Any]:
     """Walk-forward and rolling-origin evaluation with metrics (see module docstring).
 
-    ``inner_residuals``: :func:`one_step_residuals` output (computed when None).
+    ``inner_residuals``: :func:`one_step_residuals` output for ``exp.seed`` (computed
+    when None). Each walk-forward seed's intervals are calibrated on that seed's own
+    tuning-fold residuals.
     """
     cal = inner_residuals
     if not isinstance(cal, pd.DataFrame):
         cal = one_step_residuals(p, params)
     ci = ConformalIntervals(LEVELS).fit(cal["residual"], cal["evidence"])
-    wf = walk_forward(p, params, ci, seeds=seeds_of(p.exp))
+    by_seed = {p.exp.seed: ci}
+    for seed in seeds_of(p.exp):
+        if seed not in by_seed:
+            r = one_step_residuals(p, params, seed=seed)
+            by_seed[seed] = ConformalIntervals(LEVELS).fit(r["residual"], r["evidence"])
+    wf = walk_forward(p, params, by_seed, seeds=seeds_of(p.exp))
     head = headline(wf)
     wf_metrics = metrics_table(head, p.exp.n_boot, p.exp.seed)
     seeds = seed_table(wf)
