@@ -98,7 +98,7 @@ Seed spread of ours: RMSE {fmt("walkforward_rmse_seed_min")} to {fmt("walkforwar
 walk-forward error: {fmt("walkforward_interval_p90_abs_error")}).
 
 Prediction intervals: split-conformal on one-step-ahead residuals (tuning folds and the
-walk-forward), Mondrian bins by the number of observed benchmark inputs: {bins}.
+walk-forward), normalised score with one scale per bin of observed benchmark inputs: {bins}.
 
 ## Intended use
 Estimating the arena standing of a model that has benchmark scores but no (or few) arena
