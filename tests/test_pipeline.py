@@ -102,6 +102,27 @@ def test_walk_forward_never_trains_on_future(prepared, monkeypatch):
             assert row["model_id"] not in train_ids
 
 
+def test_walk_forward_intervals_per_seed(prepared):
+    """A dict of calibrations by seed: each seed's rows get its own widths; seed table has p90."""
+    from divergence.conformal import ConformalIntervals
+    from divergence.pipeline import seed_table, walk_forward_splits
+
+    splits = walk_forward_splits(prepared.release, n_test=2, min_train=40)
+    cal = {
+        s: ConformalIntervals((0.8, 0.9), n_bins=1).fit(np.linspace(-w, w, 41))
+        for s, w in [(1, 10.0), (2, 40.0)]
+    }
+    params = {**DEFAULT_PARAMS, "n_estimators": 10}
+    preds = walk_forward(prepared, params, cal, splits=splits, baselines=False, seeds=[1, 2])
+    ours = preds[preds["method"] == "ours"]
+    half = (ours["upper_90"] - ours["pred"]).groupby(ours["seed"]).unique()
+    assert [list(v) for v in half] == [[cal[1].pooled_["0.9"]], [cal[2].pooled_["0.9"]]]
+    table = seed_table(ours).set_index("seed")
+    err = (ours["pred"] - ours["y"]).abs().groupby(ours["seed"]).quantile(0.9)
+    assert np.allclose(table["p90_abs_error"], err)
+    assert (preds.loc[preds["method"] != "ours", "lower_90"].isna()).all()
+
+
 def test_experiment_config_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ntarget: {board: sideways}\n")
