@@ -27,8 +27,10 @@ of the hyper-parameters, their defaults and the Optuna search space.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import functools
+import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -109,6 +111,37 @@ def _latent_factors(z: np.ndarray, k: int = 1, n_iter: int = 50) -> np.ndarray:
         if V[np.argmax(np.abs(V[:, j])), j] < 0:
             V[:, j] = -V[:, j]
     return V
+
+
+def _varies(x: np.ndarray) -> bool:
+    """Whether the observed values of ``x`` are not all equal (``Series.nunique() > 1``)."""
+    v = x[~np.isnan(x)]
+    return bool(len(v)) and bool((v != v[0]).any())
+
+
+def _float_frame(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(X, y)`` as float64 arrays when ``X`` is a non-empty all-float64 DataFrame with
+    string column names and no infinite value, and ``y`` a finite numeric vector of the same
+    length; None otherwise (then sklearn's ``validate_data`` checks and reports)."""
+    if not isinstance(X, pd.DataFrame) or X.shape[0] == 0 or X.shape[1] == 0:
+        return None
+    if not all(isinstance(c, str) for c in X.columns):
+        return None
+    if not all(isinstance(t, np.dtype) and t == np.float64 for t in X.dtypes):
+        return None
+    yv = np.asarray(y)
+    if yv.ndim != 1 or len(yv) != len(X) or yv.dtype.kind not in "fiu":
+        return None
+    yv = yv.astype("float64")
+    A = X.to_numpy(dtype="float64")
+    if not np.isfinite(yv).all() or np.isinf(A).any():
+        return None
+    return A, yv
+
+
+_TRANSFORMS: dict[tuple, tuple[dict[str, Any], np.ndarray]] = {}
+"""Recently fitted transforms (:meth:`UtilityRegressor._fit_transforms`), by input hash."""
+_TRANSFORM_CACHE_SIZE = 8
 
 
 def _source_of(col: str) -> str:
@@ -288,7 +321,7 @@ reg_lambda, reg_alpha
         Margin intercept (the training mean when there is no base column).
     coef_ : numpy.ndarray
         Margin coefficients on the standardised design.
-    booster_ : xgboost.XGBRegressor or None
+    booster_ : xgboost.Booster or None
         The trees on the residual of the margin (None when ``n_estimators == 0``).
     """
 
@@ -309,7 +342,7 @@ reg_lambda, reg_alpha
     base_sd_: np.ndarray
     intercept_: float
     coef_: np.ndarray
-    booster_: xgb.XGBRegressor | None
+    booster_: xgb.Booster | None
 
     def __init__(
         self,
@@ -465,9 +498,15 @@ reg_lambda, reg_alpha
         if self.base not in BASES:
             raise ValueError(f"base must be one of {', '.join(BASES)}, got {self.base!r}")
         self.__dict__.pop("_array_input", None)
-        X_arr, y = validate_data(
-            self, X, y, ensure_all_finite="allow-nan", dtype=np.float64, y_numeric=True
-        )
+        fast = _float_frame(X, y)
+        if fast is not None:  # all-float64 frame: sklearn's validation would only copy it
+            X_arr, y = fast
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+            self.n_features_in_ = X_arr.shape[1]
+        else:
+            X_arr, y = validate_data(
+                self, X, y, ensure_all_finite="allow-nan", dtype=np.float64, y_numeric=True
+            )
         y = np.asarray(y, dtype="float64")
         if len(y) < 5:
             raise ValueError(f"need at least 5 rows to fit, got n_samples={len(y)}")
@@ -477,14 +516,94 @@ reg_lambda, reg_alpha
             cols = [f"x{i}" for i in range(X_arr.shape[1])]
             self.feature_names_in_ = np.array(cols, dtype=object)
             self.__dict__["_array_input"] = True
-        X = pd.DataFrame(X_arr, columns=cols)
+        X_arr = np.asarray(X_arr, dtype="float64")
+        # The transforms do not depend on the seed: the fits of several seeds on the same
+        # rows (walk-forward) share them instead of recomputing them.
+        key = self._transform_key(X_arr, cols, y)
+        cached = _TRANSFORMS.get(key)
+        if cached is None:
+            E = self._fit_transforms(X_arr, cols, y)
+            state = {a: copy.deepcopy(self.__dict__[a]) for a in _FITTED}
+            _TRANSFORMS[key] = (state, E)
+            while len(_TRANSFORMS) > _TRANSFORM_CACHE_SIZE:
+                _TRANSFORMS.pop(next(iter(_TRANSFORMS)))
+        else:
+            state, E = cached
+            for a, v in state.items():
+                self.__dict__[a] = copy.deepcopy(v)
+        self.__dict__.pop("_layout_cache", None)
+        margin = self._margin_array(E)
+        bench, names = self.bench_columns_, self.engineered_columns_
+        self.booster_ = None
+        if int(self.n_estimators) == 0:  # linear base margin only
+            return self
+        mono = None
+        if self.monotone:
+            inc = (
+                set(bench)
+                | {"eng.general_factor"}
+                | {c for c in names if c.startswith("eng.family_")}
+            )
+            mono = tuple(1 if c in inc else 0 for c in names)
+        spec = xgb.XGBRegressor(  # the parameters exactly as the sklearn wrapper passes them
+            n_estimators=int(self.n_estimators),
+            learning_rate=float(self.learning_rate),
+            max_depth=int(self.max_depth),
+            min_child_weight=float(self.min_child_weight),
+            subsample=float(self.subsample),
+            colsample_bytree=float(self.colsample_bytree),
+            reg_lambda=float(self.reg_lambda),
+            reg_alpha=float(self.reg_alpha),
+            tree_method="hist",
+            max_bin=256,
+            monotone_constraints=mono,
+            n_jobs=int(self.n_jobs),
+            random_state=int(self.random_state),
+            base_score=0.0,
+        )
+        # xgboost's native training on one QuantileDMatrix: the model (and every prediction)
+        # is byte-identical to ``XGBRegressor.fit``, without its per-round evaluation hooks.
+        params = {k: v for k, v in spec.get_xgb_params().items() if v is not None}
+        params["nthread"], params["seed"] = params.pop("n_jobs"), params.pop("random_state")
+        dtrain = xgb.QuantileDMatrix(
+            E, y, base_margin=margin, missing=np.nan, nthread=int(self.n_jobs), max_bin=256
+        )
+        self.booster_ = xgb.train(params, dtrain, num_boost_round=int(self.n_estimators))
+        return self
+
+    def _transform_key(self, X_arr: np.ndarray, cols: list[str], y: np.ndarray) -> tuple:
+        """What the fitted transforms and base margin depend on (not the seed, not the trees)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(np.ascontiguousarray(X_arr).tobytes())
+        h.update(np.ascontiguousarray(y).tobytes())
+        h.update("\x00".join(cols).encode())
+        return (
+            X_arr.shape,
+            h.hexdigest(),
+            str(self.base),
+            float(self.base_alpha),
+            int(self.n_factors),
+            bool(self.monotone),
+            float(self.min_coverage),
+        )
+
+    def _fit_transforms(self, X_arr: np.ndarray, cols: list[str], y: np.ndarray) -> np.ndarray:
+        """Fit every attribute of :data:`_FITTED`; returns the engineered training matrix."""
+        pos = {c: j for j, c in enumerate(cols)}
+        # Column statistics on the float64 matrix (numpy, NaN-aware; same values as pandas)
+        X_arr = np.asarray(X_arr, dtype="float64")
+        observed = ~np.isnan(X_arr)
+        cover = observed.mean(axis=0) if len(X_arr) else np.zeros(len(cols))
         bench_all = [c for c in cols if is_benchmark_column(c)]
-        cover = X[bench_all].notna().mean()
-        bench = [c for c in bench_all if cover[c] >= self.min_coverage and X[c].nunique() > 1]
-        other = [c for c in cols if not is_benchmark_column(c) and X[c].notna().any()]
-        mean = X[bench].mean().to_numpy()
-        std = X[bench].std().replace(0, 1.0).fillna(1.0).to_numpy()
-        z = (X[bench].to_numpy() - mean) / std
+        bench = [
+            c for c in bench_all if cover[pos[c]] >= self.min_coverage and _varies(X_arr[:, pos[c]])
+        ]
+        other = [c for c in cols if not is_benchmark_column(c) and observed[:, pos[c]].any()]
+        B = X_arr[:, [pos[c] for c in bench]]
+        X = pd.DataFrame(B, columns=bench)
+        mean = X.mean().to_numpy()
+        std = X.std().replace(0, 1.0).fillna(1.0).to_numpy()
+        z = (B - mean) / std
         k = 1 if self.monotone else max(1, int(self.n_factors))
         loadings = _latent_factors(z, k) if bench else np.zeros((0, 1))
         if self.monotone:  # a negative loading would make the factor fall as that score rises
@@ -501,7 +620,7 @@ reg_lambda, reg_alpha
         self.engineered_columns_ = self._engineered_names(k)
         self.base_columns_, self.base_indicators_ = [], []
         self.base_fill_ = np.zeros(0)
-        E = self._engineer_matrix(X[self.input_columns_].to_numpy())
+        E = self._engineer_matrix(X_arr[:, [pos[c] for c in self.input_columns_]])
         names = self.engineered_columns_
         factors = ["eng.general_factor", *[f"eng.factor_{j + 1}" for j in range(1, k)]]
         if self.base == "latent":
@@ -545,37 +664,7 @@ reg_lambda, reg_alpha
         else:
             self.base_mu_, self.base_sd_ = np.zeros(0), np.zeros(0)
             self.intercept_, self.coef_ = float(y.mean()), np.zeros(0)
-        self.__dict__.pop("_layout_cache", None)
-        margin = self._margin_array(E)
-        self.booster_ = None
-        if int(self.n_estimators) == 0:  # linear base margin only
-            return self
-        mono = None
-        if self.monotone:
-            inc = (
-                set(bench)
-                | {"eng.general_factor"}
-                | {c for c in names if c.startswith("eng.family_")}
-            )
-            mono = tuple(1 if c in inc else 0 for c in names)
-        self.booster_ = xgb.XGBRegressor(
-            n_estimators=int(self.n_estimators),
-            learning_rate=float(self.learning_rate),
-            max_depth=int(self.max_depth),
-            min_child_weight=float(self.min_child_weight),
-            subsample=float(self.subsample),
-            colsample_bytree=float(self.colsample_bytree),
-            reg_lambda=float(self.reg_lambda),
-            reg_alpha=float(self.reg_alpha),
-            tree_method="hist",
-            max_bin=256,
-            monotone_constraints=mono,
-            n_jobs=int(self.n_jobs),
-            random_state=int(self.random_state),
-            base_score=0.0,
-        )
-        self.booster_.fit(E, y, base_margin=margin, verbose=False)
-        return self
+        return E
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted arena rating per row.
@@ -599,7 +688,7 @@ reg_lambda, reg_alpha
         margin = self._margin_array(E)
         if self.booster_ is None or len(E) == 0:
             return margin
-        out = self.booster_.get_booster().inplace_predict(E, base_margin=margin, missing=np.nan)
+        out = self.booster_.inplace_predict(E, base_margin=margin, missing=np.nan)
         return np.asarray(out, dtype="float64")
 
     def base_predict(self, X: Any) -> np.ndarray:
@@ -623,7 +712,7 @@ reg_lambda, reg_alpha
         d.mkdir(parents=True, exist_ok=True)
         booster_path = d / f"{prefix}.ubj"
         if self.booster_ is not None:
-            self.booster_.get_booster().save_model(str(booster_path))
+            self.booster_.save_model(str(booster_path))
         fitted = {
             a: (
                 getattr(self, a).tolist()
@@ -668,9 +757,7 @@ reg_lambda, reg_alpha
         est.n_features_in_ = len(est.feature_names_in_)
         est.booster_ = None
         if int(est.n_estimators) > 0:
-            booster = xgb.XGBRegressor()
-            booster.load_model(str(d / f"{prefix}.ubj"))
-            est.booster_ = booster
+            est.booster_ = xgb.Booster(model_file=str(d / f"{prefix}.ubj"))
         return est
 
 

@@ -117,6 +117,46 @@ def shared_features():
         pipeline.model_frame = original
 
 
+_ENTITY: dict[str, pd.DataFrame] = {}
+_ENTITY_ORIGINAL: list[Any] = []
+
+
+def _entity_columns_once(aliases: pd.DataFrame) -> pd.DataFrame:
+    """:func:`divergence.query.entity_columns`, computed once per distinct alias table."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(list(aliases.columns)).encode())
+    h.update(pd.util.hash_pandas_object(aliases, index=True).to_numpy().tobytes())
+    key = h.hexdigest()
+    if key not in _ENTITY:
+        if len(_ENTITY) >= 2:
+            _ENTITY.clear()
+        _ENTITY[key] = _ENTITY_ORIGINAL[0](aliases)
+    return _ENTITY[key].copy()
+
+
+@contextlib.contextmanager
+def shared_aliases():
+    """Parse the alias table once for all targets (every predictor saves the same one).
+
+    While the context is active :func:`divergence.query.entity_columns` is memoised on the
+    table's content (the memo outlives the context within a worker process); the saved
+    ``aliases.csv.gz`` is unchanged.
+    """
+    import divergence.query as query
+
+    if _ENTITY_ORIGINAL:  # already active (nested)
+        yield
+        return
+    _ENTITY_ORIGINAL.append(query.entity_columns)
+    query.entity_columns = _entity_columns_once
+    try:
+        yield
+    finally:
+        query.entity_columns = _ENTITY_ORIGINAL.pop()
+
+
 def parse_shard(text: str | None) -> tuple[int, int]:
     """``"K/N"`` (1-based) → (K, N); None → (1, 1)."""
     if not text:
@@ -232,7 +272,8 @@ def train_target(
 def _job(args: tuple) -> dict[str, Any]:
     p = args[0]
     try:
-        return train_target(*args)
+        with shared_aliases():
+            return train_target(*args)
     except Exception as exc:  # one failing target must not lose the others
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return {
