@@ -370,3 +370,30 @@ def test_llm_stats_bad_score_and_missing_key(tmp_path):
         SourceError, match=r"qwen2\.5-vl-7b/model\.json, column 'release_date': missing key"
     ):
         llm_stats.read(raw)
+
+
+def test_aa_scrapes_keep_delisted_models_only(tmp_path):
+    """A scraped name matching no API record and gone from the last scrape is a delisted
+    model (kept); a name still listed on the last day, or a glued spelling of a record,
+    is not a model of its own (left out)."""
+    boards = tmp_path / artificial_analysis.SCRAPES
+    days = {
+        "25-08-17": "Gemma 9 27B,50.0\nLlamaNemotronUltra,60.0\nAcme Nine,40.0\n",
+        "26-03-29": "Acme Nine,41.0\nLlama 9 Nemotron Ultra (Reasoning) reasoning,61.0\n",
+    }
+    for day, rows in days.items():
+        (boards / day / "leaderboards").mkdir(parents=True)
+        (boards / day / "leaderboards" / "leaderboard_gpqadiamond.csv").write_text(
+            "Name,Score\n" + rows
+        )
+    records = [
+        {
+            "name": "Llama 9 Nemotron Ultra (Reasoning)",
+            "slug": "llama-9-nemotron-ultra",
+            "release_date": "2025-04-07",
+        }
+    ]
+    out = artificial_analysis._weekly_scrapes(tmp_path, records, ["llama-9-nemotron-ultra"])
+    got = {(r.source_model, r.as_of.strftime("%y-%m-%d")) for r in out.itertuples()}
+    assert got == {("Gemma 9 27B", "25-08-17"), ("llama-9-nemotron-ultra", "26-03-29")}
+    assert out.loc[out["source_model"] == "Gemma 9 27B", "score"].iloc[0] == pytest.approx(0.5)

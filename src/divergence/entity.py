@@ -67,7 +67,7 @@ _BEDROCK_DOT = re.compile(
 )
 _VENDOR_WORD = re.compile(
     r"^(?:meta|nvidia|ibm|amazon|mistralai|google|openai|anthropic|deepseek-ai|moonshotai|"
-    r"zai-org|zai|x-ai|xai|z-ai|qwen|microsoft|allenai|ai21labs|cohereforai|tiiuae|arcee-ai|"
+    r"zai-org|zai|x-ai|xai|z-ai|qwen|microsoft|allenai|ai21labs|cohereforai|c4ai|tiiuae|arcee-ai|"
     r"arcee)-(?=[a-z])"
 )
 _GLUED = re.compile(r"^([a-z]{3,})([0-9]+)$")

@@ -369,6 +369,22 @@ def _squash(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
+_YEAR = re.compile(r"\s*'\s*[0-9]{2}\b")  # "(Jan '25)" -> "(Jan)"
+
+
+def _subsequence(short: str, long: str) -> bool:
+    """``short``'s characters appear in ``long`` in order (``llamanemotronultra`` in
+    ``llama31nemotronultra253bv1``)."""
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def _base(name: str) -> str:
+    """Squashed name without parentheses and the words reasoning/instruct (a loose key)."""
+    text = re.sub(r"\([^)]*\)", "", name.lower())
+    return _squash(re.sub(r"\b(?:reasoning|instruct)\b", "", text))
+
+
 def _weekly_scrapes(raw: Path, records: list[dict], ids: list[str]) -> pd.DataFrame:
     """Dated scores from ``tennisatw-weekly-aa-scrapes`` (percent -> fraction).
 
@@ -376,20 +392,35 @@ def _weekly_scrapes(raw: Path, records: list[dict], ids: list[str]) -> pd.DataFr
     ``Score``; some under ``2025/``) are scrapes of the Artificial Analysis evaluation
     pages on that day. A scraped name is matched to an API record by its squashed name
     and reasoning flag (a trailing " reasoning"), then by the squashed name alone; names
-    matching no record or several are left out. Two names of one day that map to one
+    matching several records are left out. Two names of one day that map to one
     record with different scores are both left out (no rule can pick one).
+
+    A name matching no record, not even loosely (:func:`_base`: without parentheses,
+    "reasoning", "instruct"; nor as a character subsequence of the loose name of a
+    record released by its last day), and absent from the last scrape is a model
+    Artificial Analysis delisted before the API pull (``Gemma 2 27B``, ``Aya Expanse
+    32B``): its scores are kept under the latest spelling of the name as
+    ``source_model``. A name still present on the last day is a spelling of a live
+    record and is left out.
     """
     folder = Path(raw) / SCRAPES
     if not folder.is_dir():
         return pd.DataFrame(columns=["source_model", "benchmark", "score", "as_of"])
     keys = _api_name_keys(records, ids)
+    bases = {_base(r["name"]) for r in records} | {_squash(r["slug"]) for r in records}
+    api = [(_base(r["name"]), pd.Timestamp(r["release_date"] or "2000-01-01")) for r in records]
     rows: list[tuple[str, str, float, pd.Timestamp, str]] = []
+    # names matching no API record: (squashed name, reasoning) -> rows, spelling by day
+    unlisted: dict[tuple[str, bool], list[tuple[str, float, pd.Timestamp]]] = {}
+    spelling: dict[tuple[str, bool], tuple[pd.Timestamp, str]] = {}
+    latest = pd.Timestamp.min
     for path in files_under(folder, "leaderboard_*.csv"):
         board = path.stem.removeprefix("leaderboard_")
         m = _SCRAPE_DIR.match(path.parent.parent.name)
         if board not in _SCRAPE_BOARDS or m is None:
             continue
         day = pd.Timestamp(f"20{m.group(1)}-{m.group(2)}-{m.group(3)}")
+        latest = max(latest, day)
         df = read_csv(path, required=["Name", "Score"], dtype={"Name": str}, keep_default_na=False)
         score = numeric_column(df, "Score", path, lo=0.0, hi=100.0)
         for name, val in zip(df["Name"], score, strict=True):
@@ -400,6 +431,20 @@ def _weekly_scrapes(raw: Path, records: list[dict], ids: list[str]) -> pd.DataFr
             hit = keys.get((key, flag)) or keys.get((key, None)) or set()
             if len(hit) == 1:
                 rows.append((next(iter(hit)), f"aa:{_SCRAPE_BOARDS[board]}", val / 100, day, name))
+            elif not hit and _base(name.removesuffix(" reasoning")) not in bases:
+                ukey = (_squash(_YEAR.sub("", name.removesuffix(" reasoning"))), flag)
+                unlisted.setdefault(ukey, []).append((f"aa:{_SCRAPE_BOARDS[board]}", val, day))
+                if ukey not in spelling or day >= spelling[ukey][0]:
+                    spelling[ukey] = (day, name.removesuffix(" reasoning").strip())
+    for ukey, got in sorted(unlisted.items()):
+        last = max(d for _b, _v, d in got)
+        if last >= latest:
+            continue  # still listed on the last day: a spelling of a record, not a model
+        loose = _base(spelling[ukey][1])
+        if any(_subsequence(loose, b) for b, rel in api if rel <= last):
+            continue  # a glued or shortened spelling of a record released by then
+        sid = spelling[ukey][1] + (" (Reasoning)" if ukey[1] else "")
+        rows += [(sid, bench, val / 100, day, sid) for bench, val, day in got]
     df = pd.DataFrame(rows, columns=["source_model", "benchmark", "score", "as_of", "name"])
     per = df.groupby(["source_model", "benchmark", "as_of"])["score"].transform("nunique")
     return df[per == 1].drop(columns="name").drop_duplicates().reset_index(drop=True)
