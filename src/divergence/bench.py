@@ -411,6 +411,7 @@ def _model_to_load(tracking_uri: str, name: str) -> tuple[str | None, str]:
         return None, f"models:/{name}@champion"
     except Exception:  # no alias / no model: fall through
         pass
+    versions: list[Any]
     try:
         versions = client.search_model_versions(f"name = '{name}'")
     except Exception:
@@ -450,6 +451,7 @@ def _accuracy(tracking_uri: str, exp_name: str) -> dict[str, Any]:
         )
         df = pd.read_csv(path)
     rows = []
+    r: Any  # itertuples rows: pandas-stubs types their fields as the Scalar union
     for r in df.itertuples(index=False):
         rows.append(
             {

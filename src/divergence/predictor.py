@@ -22,6 +22,7 @@ URI, or an exported directory.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,9 @@ class Predictor:
         A directory written by :func:`save_predictor_files`.
     """
 
+    main: UtilityRegressor
+    bench: UtilityRegressor
+
     def __init__(self, directory: str | Path) -> None:
         d = Path(directory)
         if not d.is_dir():
@@ -223,8 +227,8 @@ class Predictor:
             block = (df if len(fast) == len(all_cols) else df[fast]).to_numpy(dtype="float64")
             inf = np.isinf(block)
             if inf.any():
-                for j in np.flatnonzero(inf.any(axis=0)):
-                    first_inf[fast[j]] = int(np.flatnonzero(inf[:, j])[0])
+                for jf in np.flatnonzero(inf.any(axis=0)):
+                    first_inf[fast[jf]] = int(np.flatnonzero(inf[:, jf])[0])
         fast_pos = {c: j for j, c in enumerate(fast)}
         out: dict[str, Any] = {}
         for c in cols:  # in input order, so the first bad column is the one reported
@@ -408,7 +412,7 @@ class Predictor:
                 basis = "unknown"
             else:
                 basis = "in_sample" if r.model_id in self._training else "out_of_sample"
-            row = {
+            row: dict[Hashable, Any] = {
                 "query": r.query,
                 "model_id": r.model_id,
                 "status": r.status,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 
-class DivergencePyfunc(mlflow.pyfunc.PythonModel):
+class DivergencePyfunc(PythonModel):
     """Pyfunc around :class:`divergence.predictor.Predictor`; artifacts hold every file."""
 
     def load_context(self, context) -> None:

@@ -353,6 +353,7 @@ def table_markdown(t: pd.DataFrame) -> str:
         "| ours − best baseline | ours Spearman | champion |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    r: Any  # itertuples rows: pandas-stubs types their fields as the Scalar union
     for r in t.itertuples(index=False):
         if r.status != "trained":
             lines.append(f"| {r.domain} | {r.n_rated} | {r.status} | – | – | – | – | – |")
@@ -522,6 +523,7 @@ def sweep(
                 "n_failed": sum(r["status"] == "failed" for r in ordered),
             }
         )
+        row: Any  # itertuples rows: pandas-stubs types their fields as the Scalar union
         for row in table.itertuples(index=False):
             if row.status == "trained":
                 mlflow.log_metrics(
