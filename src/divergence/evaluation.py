@@ -324,9 +324,10 @@ def evaluate(
             raise ValueError(f"{k} has length {a.size}, y_true has {y.size}")
     if arrs["y_err"] is not None and (arrs["y_err"] < 0).any():
         raise ValueError("y_err must be >= 0 (half-width of the truth's CI)")
-    if lower is not None:
+    lo_chk, up_chk = arrs["lower"], arrs["upper"]
+    if lo_chk is not None and up_chk is not None:  # both or neither (checked above)
         with np.errstate(invalid="ignore"):
-            if (arrs["lower"] > arrs["upper"]).any():
+            if (lo_chk > up_chk).any():
                 raise ValueError("lower > upper for some model")
 
     keep = ~np.isnan(y) & ~np.isnan(p)
@@ -337,7 +338,11 @@ def evaluate(
 
     counts = dict.fromkeys(METRICS, n)
     counts["pairwise_acc_sep"] = 0 if err is None else int((~np.isnan(err)).sum())
-    counts["coverage"] = 0 if lo_arr is None else int((~np.isnan(lo_arr) & ~np.isnan(up_arr)).sum())
+    counts["coverage"] = (
+        0
+        if lo_arr is None or up_arr is None
+        else int((~np.isnan(lo_arr) & ~np.isnan(up_arr)).sum())
+    )
     rows = []
     for name in METRICS:
         reps = table[name]

@@ -156,13 +156,13 @@ def _rdb_storage(url: str, attempts: int = 6) -> optuna.storages.RDBStorage:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                retry = retry_cls(max_retry=1)
+                callback: dict[str, Any] = {key: retry_cls(max_retry=1)}
                 return optuna.storages.RDBStorage(
                     url,
                     engine_kwargs={"pool_pre_ping": True},
                     heartbeat_interval=30,
                     grace_period=120,
-                    **{key: retry},
+                    **callback,
                 )
         except ImportError:
             raise DivergenceError(
@@ -278,7 +278,7 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     session = uuid.uuid4().hex[:12]
     study = create_study(study_name, seed, storage)
-    study.divergence_session = session
+    study.divergence_session = session  # type: ignore[attr-defined]  # our tag on optuna's Study
     if n_trials <= 0:
         return study
     if storage is None and not study.trials:
@@ -308,7 +308,7 @@ def tune(
         if failed:
             raise RuntimeError(f"tuning worker(s) exited with code(s) {failed}")
         study = optuna.load_study(study_name=study_name, storage=_storage(storage))
-        study.divergence_session = session
+        study.divergence_session = session  # type: ignore[attr-defined]  # our tag on optuna's Study
         return study
     bar = Progress("tune", n_trials)
     study.optimize(
