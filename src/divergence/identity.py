@@ -88,6 +88,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -504,7 +505,7 @@ def _clean(value: object) -> str | None:
     return text or None
 
 
-def _to_date(value: object) -> pd.Timestamp | None:
+def _to_date(value: Any) -> pd.Timestamp | None:
     if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return None
     try:
@@ -586,6 +587,7 @@ class Resolver:
         arena = arena.sort_values(["model_key", "fs_"], kind="mergesort", na_position="last")
         arena = arena.drop_duplicates("model_key", keep="first")
         names_norm: dict[str, set[str]] = {}
+        r: Any  # itertuples rows: pandas-stubs types their fields as the Scalar union
         for r in arena.itertuples(index=False):
             key = r.model_key
             fs = r.fs_
@@ -734,7 +736,7 @@ class Resolver:
             best: tuple[pd.Timedelta, str] | None = None
             for key in base_index.get(strip_date(norm), []):
                 info = self._arena[key]
-                if info.lo is None or not self._compatible(key, org, rel):
+                if info.lo is None or info.hi is None or not self._compatible(key, org, rel):
                     continue
                 gap = info.hi - rel
                 if gap >= pd.Timedelta(0) and (best is None or gap < best[0]):
@@ -886,6 +888,7 @@ class Resolver:
             Columns alias, source, model_id, rule, problem (empty when all is well).
         """
         bad = []
+        r: Any  # itertuples rows: pandas-stubs types their fields as the Scalar union
         for r in self.aliases.itertuples(index=False):
             if r.source == "lmarena" or r.model_id not in self._arena:
                 continue
@@ -895,7 +898,7 @@ class Resolver:
                 bad.append(
                     (*r, f"organization {'/'.join(sorted(org))} != {'/'.join(sorted(info.org))}")
                 )
-            elif not _within(rel, info.lo, info.hi):
+            elif rel is not None and not _within(rel, info.lo, info.hi):
                 bad.append((*r, f"release {rel.date()} outside [{info.lo}, {info.hi}] +-60d"))
         return pd.DataFrame(bad, columns=[*ALIAS_OUTPUT_COLUMNS, "problem"])
 
@@ -1211,6 +1214,7 @@ def _display_rows(src: pd.DataFrame, by_source: dict[tuple[str, str], str]) -> l
     A display name that one source gives to two different models is left out.
     """
     seen: dict[tuple[str, str], set[str]] = {}
+    r: Any  # itertuples rows: pandas-stubs types their fields as the Scalar union
     for r in src.itertuples(index=False):
         dn = _clean(r.display_name)
         mid = by_source.get((r.source, r.source_model))
