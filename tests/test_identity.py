@@ -218,9 +218,10 @@ def test_aa_coverage_target(real):
     al = res.aliases
     matched = set(al.loc[(al["source"] == "artificial-analysis"), "model_id"]) & target
     share = len(matched) / len(target)
-    # The brief's target is 0.90; AA (589 models) lacks ~90 of these arena keys entirely
-    # (anonymous/experimental previews, Hunyuan, Yi, Reka, Granite 3, ...). Guard what we reach.
-    assert share >= 0.65, f"AA coverage {share:.1%}"
+    # The brief's target is 0.85; AA (the pull, its weekly scrapes, the soothsayer copy) lacks
+    # ~90 of these arena keys entirely (anonymous/experimental previews, Hunyuan, Yi, Reka,
+    # Granite 3, ...; data/identity/unmatched_reasons.csv). Guard what we reach.
+    assert share >= 0.66, f"AA coverage {share:.1%}"
 
 
 def test_alias_table_is_valid():

@@ -196,3 +196,22 @@ def test_ids_beat_display_names_and_unversioned_names():
     # never for a dated name or a bare family word
     assert idx.resolve("amazon-nova-experimental-chat-11-10").status == "unknown"
     assert idx.resolve("nova").status in ("unknown", "ambiguous")
+
+
+def test_time_travel_report_counts_arena_only_keys_apart():
+    from divergence.identity_eval import format_time_travel
+
+    table = pd.DataFrame(
+        {
+            "key": ["a", "b", "c", "d"],
+            "status": ["ok", "ok", "no_benchmarks", "unknown"],
+            "same_as_full": [True, False, True, False],
+            "full_has_benchmarks": [True, True, False, False],
+            "full_other_sources": [5, 3, 2, 0],
+        }
+    )
+    out = {"until": "2025-12-17", "table": table, "n": 4, "share_evidence": 0.5, "share_same": 0.5}
+    text = format_time_travel(out)
+    assert "resolved with benchmark evidence: 50.0%" in text
+    assert "1 keys no other source lists" in text and ": 1 unknown; among the other 3" in text
+    assert "evidence 66.7%, same model 66.7%" in text
