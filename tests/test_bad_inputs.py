@@ -446,26 +446,22 @@ def _cats(d: dict) -> None:
 
 
 TEXT, INF, OUT = "non-numeric", "out of range", "out of range"
+
+
+def json_value_defects(
+    rel: str, noun: str, edit: Callable[[object], Callable[[dict], None]], field: str, low: float
+) -> list[Defect]:
+    """A JSON field's value as text, as 1e999 and below its range (``low``): three defects."""
+    return [
+        Defect(rel, f"{noun} as text", lambda: json_set(rel, edit("high")), (field, TEXT)),
+        Defect(rel, f"{noun} 1e999", lambda: json_set(rel, edit("__INF__")), (field, INF)),
+        Defect(rel, f"negative {noun}", lambda: json_set(rel, edit(low)), (field, OUT)),
+    ]
+
+
 DEFECTS: list[Defect] = [
     # arena
-    Defect(
-        CATALOG_TEXT,
-        "rating as text",
-        lambda: json_set(CATALOG_TEXT, _arena_rating("high")),
-        ("'rating'", TEXT),
-    ),
-    Defect(
-        CATALOG_TEXT,
-        "rating 1e999",
-        lambda: json_set(CATALOG_TEXT, _arena_rating("__INF__")),
-        ("'rating'", INF),
-    ),
-    Defect(
-        CATALOG_TEXT,
-        "negative rating",
-        lambda: json_set(CATALOG_TEXT, _arena_rating(-5)),
-        ("'rating'", OUT),
-    ),
+    *json_value_defects(CATALOG_TEXT, "rating", _arena_rating, "'rating'", -5),
     Defect(
         CATALOG_STYLE,
         "rating 1e6",
@@ -512,23 +508,8 @@ DEFECTS: list[Defect] = [
         ("'date'", "future"),
     ),
     # Artificial Analysis
-    Defect(
-        AA_API,
-        "score as text",
-        lambda: json_set(AA_API, _aa("evaluations.gpqa", "high")),
-        ("evaluations.gpqa", TEXT),
-    ),
-    Defect(
-        AA_API,
-        "score 1e999",
-        lambda: json_set(AA_API, _aa("evaluations.gpqa", "__INF__")),
-        ("evaluations.gpqa", INF),
-    ),
-    Defect(
-        AA_API,
-        "negative score",
-        lambda: json_set(AA_API, _aa("evaluations.gpqa", -0.2)),
-        ("evaluations.gpqa", OUT),
+    *json_value_defects(
+        AA_API, "score", lambda v: _aa("evaluations.gpqa", v), "evaluations.gpqa", -0.2
     ),
     Defect(
         AA_API,
@@ -645,24 +626,7 @@ DEFECTS: list[Defect] = [
         ("p50_horizon_length", "'eleven'"),
     ),
     # llm-stats
-    Defect(
-        LLMSTATS_BENCH,
-        "score as text",
-        lambda: json_set(LLMSTATS_BENCH, _llmstats_score("high")),
-        ("'score'", TEXT),
-    ),
-    Defect(
-        LLMSTATS_BENCH,
-        "score 1e999",
-        lambda: json_set(LLMSTATS_BENCH, _llmstats_score("__INF__")),
-        ("'score'", INF),
-    ),
-    Defect(
-        LLMSTATS_BENCH,
-        "negative score",
-        lambda: json_set(LLMSTATS_BENCH, _llmstats_score(-1)),
-        ("'score'", OUT),
-    ),
+    *json_value_defects(LLMSTATS_BENCH, "score", _llmstats_score, "'score'", -1),
     Defect(
         LLMSTATS_BENCH,
         "missing model_id",

@@ -115,6 +115,14 @@ def _lookup_matches_model(tmp: Path) -> None:
 GOOD = "aa.gpqa,aa.mmlu_pro\n0.6,0.7\n0.3,\n"
 CHUNKED = "aa.gpqa\n" + "0.5\n" * 24 + "1.7\n"  # bad value on row 25, chunks of 10 rows
 
+
+def _bad_model(edit: Callable[[Path], None], *fragments: str) -> Probe:
+    """Predict :data:`GOOD` with a copy of the shipped model changed by ``edit``: refused."""
+    return Probe(
+        lambda t: _predict(t, _csv(t, GOOD), model=_model_copy(t, edit)), fragments=fragments
+    )
+
+
 PROBES: dict[str, Probe] = {
     # ---- predict: input file
     "input-directory": Probe(lambda t: _predict(t, t), fragments=("is a directory",)),
@@ -276,104 +284,46 @@ PROBES: dict[str, Probe] = {
     "model-uri-file": Probe(
         lambda t: _predict(t, _csv(t, GOOD), model=_csv(t, "x", "m")), fragments=("m",)
     ),
-    "model-truncated-features": Probe(
-        lambda t: _predict(
-            t, _csv(t, GOOD), model=_model_copy(t, lambda d: _truncate(d, "features.csv.gz"))
-        ),
-        fragments=("features.csv.gz", "truncated"),
+    "model-truncated-features": _bad_model(
+        lambda d: _truncate(d, "features.csv.gz"), "features.csv.gz", "truncated"
     ),
-    "model-aliases-missing-column": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(t, lambda d: _gzip_csv(d, "aliases.csv.gz", "name,id\na,b\n")),
-        ),
-        fragments=("aliases.csv.gz", "'alias'"),
+    "model-aliases-missing-column": _bad_model(
+        lambda d: _gzip_csv(d, "aliases.csv.gz", "name,id\na,b\n"), "aliases.csv.gz", "'alias'"
     ),
-    "model-aliases-not-gzip": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(t, lambda d: (d / "aliases.csv.gz").write_text("alias,model_id\n")),
-        ),
-        fragments=("aliases.csv.gz",),
+    "model-aliases-not-gzip": _bad_model(
+        lambda d: (d / "aliases.csv.gz").write_text("alias,model_id\n"), "aliases.csv.gz"
     ),
-    "model-intervals-invalid-json": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(t, lambda d: (d / "intervals.json").write_text('{"q80": ')),
-        ),
-        fragments=("intervals.json", "invalid JSON"),
+    "model-intervals-invalid-json": _bad_model(
+        lambda d: (d / "intervals.json").write_text('{"q80": '), "intervals.json", "invalid JSON"
     ),
-    "model-intervals-negative": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(
-                t, lambda d: (d / "intervals.json").write_text('{"q80": -5, "q90": 3}')
-            ),
-        ),
-        fragments=("intervals.json", "q80"),
+    "model-intervals-negative": _bad_model(
+        lambda d: (d / "intervals.json").write_text('{"q80": -5, "q90": 3}'),
+        "intervals.json",
+        "q80",
     ),
-    "model-intervals-nan": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(
-                t, lambda d: (d / "intervals.json").write_text('{"q80": NaN, "q90": 3}')
-            ),
-        ),
-        fragments=("intervals.json", "NaN"),
+    "model-intervals-nan": _bad_model(
+        lambda d: (d / "intervals.json").write_text('{"q80": NaN, "q90": 3}'),
+        "intervals.json",
+        "NaN",
     ),
-    "model-intervals-list": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(t, lambda d: (d / "intervals.json").write_text("[]")),
-        ),
-        fragments=("intervals.json", "object"),
+    "model-intervals-list": _bad_model(
+        lambda d: (d / "intervals.json").write_text("[]"), "intervals.json", "object"
     ),
-    "model-garbage-booster": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(t, lambda d: (d / "main.ubj").write_bytes(b"\x00" * 9)),
-        ),
-        fragments=("main",),
+    "model-garbage-booster": _bad_model(
+        lambda d: (d / "main.ubj").write_bytes(b"\x00" * 9), "main"
     ),
-    "model-utf16-json": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(
-                t,
-                lambda d: (d / "main.json").write_bytes(
-                    (d / "main.json").read_text().encode("utf-16")
-                ),
-            ),
-        ),
-        fragments=("main",),
+    "model-utf16-json": _bad_model(
+        lambda d: (d / "main.json").write_bytes((d / "main.json").read_text().encode("utf-16")),
+        "main",
     ),
-    "model-card-list": Probe(
-        lambda t: _predict(
-            t, _csv(t, GOOD), model=_model_copy(t, lambda d: (d / "card.json").write_text("[1]"))
+    "model-card-list": _bad_model(lambda d: (d / "card.json").write_text("[1]"), "card.json"),
+    "model-symlinked-file": _bad_model(
+        lambda d: (
+            (d / "card.json").unlink(),
+            (d / "card.json").symlink_to("/etc/hostname"),
         ),
-        fragments=("card.json",),
-    ),
-    "model-symlinked-file": Probe(
-        lambda t: _predict(
-            t,
-            _csv(t, GOOD),
-            model=_model_copy(
-                t,
-                lambda d: (
-                    (d / "card.json").unlink(),
-                    (d / "card.json").symlink_to("/etc/hostname"),
-                ),
-            ),
-        ),
-        fragments=("card.json", "not a regular file"),
+        "card.json",
+        "not a regular file",
     ),
     # ---- export
     "export-card-name-traversal": Probe(

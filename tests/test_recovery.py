@@ -94,15 +94,19 @@ def _check_recovery(uri: str, mlflow, MlflowClient) -> None:
     live_top = run({recovery.TAG_HOST: me, recovery.TAG_PID: str(os.getpid())})
     other_host = run({recovery.TAG_HOST: "elsewhere", recovery.TAG_PID: str(dead)})
     untagged = run({})
+    # the launcher run of ``mlflow run`` (in "Default"), its pipeline process killed
+    launcher = client.create_run(
+        recovery.DEFAULT_EXPERIMENT_ID, tags={recovery.TAG_HOST: me, recovery.TAG_PID: str(dead)}
+    ).info.run_id
     with mlflow.start_run(experiment_id=exp):
         ids = recovery.tag_and_recover()
         active = mlflow.active_run().info.run_id
-    assert sorted(ids) == sorted([killed_top, killed_child])
+    assert sorted(ids) == sorted([killed_top, killed_child, launcher])
     status = {
         r: client.get_run(r).info.status
-        for r in [killed_top, killed_child, live_top, other_host, untagged]
+        for r in [killed_top, killed_child, live_top, other_host, untagged, launcher]
     }
-    assert status[killed_top] == status[killed_child] == "KILLED"
+    assert status[killed_top] == status[killed_child] == status[launcher] == "KILLED"
     assert status[live_top] == status[other_host] == status[untagged] == "RUNNING"
     tags = client.get_run(active).data.tags
     assert tags[recovery.TAG_PID] == str(os.getpid()) and tags[recovery.TAG_HOST] == me

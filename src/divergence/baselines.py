@@ -135,7 +135,7 @@ class MeanBaseline(_Baseline):
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """Return the training mean for each row of ``X``.
+        """Return the fitted constant ``mean_`` for each row of ``X``.
 
         Parameters
         ----------
@@ -554,12 +554,13 @@ class StrongRidge(_Baseline):
         return self._tf(X_arr) @ self.coef_ + self.intercept_
 
 
-class TrailingMean(_Baseline):
+class TrailingMean(MeanBaseline):
     """The mean target of the training rows released in the last ``window_days``.
 
     The window ends at the newest training row (``time_column``, in days); rows
     without a time are left out. Without ``time_column`` in ``X`` (or no dated
-    row) the all-row mean is predicted.
+    row) the all-row mean is predicted. Prediction is :meth:`MeanBaseline.predict`
+    (the constant ``mean_``).
 
     Parameters
     ----------
@@ -579,11 +580,6 @@ class TrailingMean(_Baseline):
     def __init__(self, window_days: float = 365.0, time_column: str = "meta.release_days") -> None:
         self.window_days = window_days
         self.time_column = time_column
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.regressor_tags.poor_score = True
-        return tags
 
     def fit(self, X: Any, y: Any) -> TrailingMean:
         """Average the training rows of the last ``window_days``.
@@ -612,18 +608,3 @@ class TrailingMean(_Baseline):
         self.mean_ = float(y_arr[use].mean())
         self.n_window_ = int(use.sum())
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Return the trailing mean for each row of ``X``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or array-like, shape (m, p)
-            Same columns as in ``fit``.
-
-        Returns
-        -------
-        numpy.ndarray, shape (m,)
-        """
-        X_arr = self._predict_data(X)
-        return np.full(X_arr.shape[0], self.mean_)

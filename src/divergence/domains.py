@@ -23,7 +23,6 @@ domains that are not ``ok``); ``long=True`` gives one row per (model, domain) wi
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import DivergenceError
+from divergence.registry import sqlite_registry_dir
 
 DOMAINS_MODEL = "divergence-utility-domains"
 MANIFEST = "domains.json"
@@ -120,70 +120,9 @@ def register_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- loading -------------------------------------------------------------------------
-def _sqlite_artifacts(uri: str, tracking_uri: str) -> Path | None:
-    """Artifact directory of a ``models:/`` URI read from a local SQLite registry, or None.
-
-    The same two indexed lookups as the single-target loader (no MLflow import); anything
-    unexpected returns None and the caller goes through MLflow.
-    """
-    import sqlite3
-    from urllib.parse import unquote, urlparse
-
-    prefix = "sqlite:///"
-    if not tracking_uri.startswith(prefix) or "?" in tracking_uri or not uri.startswith("models:/"):
-        return None
-    registry = os.environ.get("MLFLOW_REGISTRY_URI")
-    if (registry and registry != tracking_uri) or os.environ.get("MLFLOW_WORKSPACE"):
-        return None
-    db = Path(tracking_uri[len(prefix) :])
-    spec = uri[len("models:/") :]
-    name, alias, version = spec, None, None
-    if "@" in spec:
-        name, alias = spec.split("@", 1)
-    elif spec.count("/") == 1:
-        name, version = spec.split("/")
-        if not version.isdigit():
-            return None
-    else:
-        return None
-    if not db.is_file():
-        return None
-    try:
-        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            if alias is not None:
-                hits = con.execute(
-                    "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                    (name, alias),
-                ).fetchall()
-                if len(hits) != 1:
-                    return None
-                version = str(hits[0][0])
-            rows = con.execute(
-                "SELECT storage_location, status FROM model_versions WHERE name = ? AND version = ?",
-                (name, int(str(version))),
-            ).fetchall()
-        finally:
-            con.close()
-    except (sqlite3.Error, ValueError):
-        return None
-    if len(rows) != 1 or rows[0][1] != "READY" or not rows[0][0]:
-        return None
-    loc = str(rows[0][0])
-    if loc.startswith("file://"):
-        parsed = urlparse(loc)
-        if parsed.netloc not in ("", "localhost"):
-            return None
-        loc = unquote(parsed.path)
-    elif "://" in loc or loc.startswith(("models:", "runs:")):
-        return None
-    art = Path(loc) / "artifacts"
-    return art if art.is_dir() else None
-
-
 def _manifest_dir(uri: str, tracking_uri: str) -> Path:
-    local = _sqlite_artifacts(uri, tracking_uri)
-    if local is not None and (local / MANIFEST).is_file():
+    local = sqlite_registry_dir(uri, tracking_uri, marker=MANIFEST)
+    if local is not None:
         return local
     import mlflow
 

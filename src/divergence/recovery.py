@@ -23,6 +23,7 @@ from divergence.progress import log
 TAG_HOST = "divergence.host"
 TAG_PID = "divergence.pid"
 TAG_PID_START = "divergence.pid_start"
+DEFAULT_EXPERIMENT_ID = "0"
 # Temporary names written before host/pid tags existed are removed once this old (s).
 LEGACY_TMP_AGE_S = 6 * 3600
 
@@ -157,7 +158,8 @@ def mark_killed_runs(experiment_ids: list[str] | None = None) -> list[str]:
     """Mark RUNNING runs of dead processes on this host ``KILLED``; returns their ids.
 
     Call with an active run tagged by :func:`process_tags` (the run and its ancestors
-    are skipped). Nested runs (tune/evaluate/train, trials) are judged by their nearest
+    are skipped); by default the active run's experiment and "Default" (where ``mlflow
+    run`` puts its launcher run) are searched. Nested runs (tune/evaluate/train, trials) are judged by their nearest
     ancestor carrying the tags. Runs of live processes, of other hosts, or without tags
     anywhere up their chain are left alone.
     """
@@ -169,7 +171,8 @@ def mark_killed_runs(experiment_ids: list[str] | None = None) -> list[str]:
     if experiment_ids is None:
         if active is None:
             return []
-        experiment_ids = [active.info.experiment_id]
+        # "Default" too: the launcher run of an ``mlflow run`` without --experiment-name
+        experiment_ids = list(dict.fromkeys([active.info.experiment_id, DEFAULT_EXPERIMENT_ID]))
     runs = client.search_runs(experiment_ids, "attributes.status = 'RUNNING'", max_results=5000)
     parents = {r.info.run_id: r for r in runs}
     mine: set[str] = set()
@@ -188,6 +191,20 @@ def mark_killed_runs(experiment_ids: list[str] | None = None) -> list[str]:
     if killed:
         log(f"marked {len(killed)} run(s) of killed processes KILLED")
     return killed
+
+
+def finish_launcher(run_id: str, status: str) -> None:
+    """Terminate an ``mlflow run`` launcher run with ``status`` unless already terminated.
+
+    The launcher process does the same when its child exits; doing it here as well means
+    a launcher killed after the pipeline's end still shows the pipeline's outcome.
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import RunStatus
+
+    client = MlflowClient()
+    if not RunStatus.is_terminated(client.get_run(run_id).info.status):
+        client.set_terminated(run_id, status=status)
 
 
 def tag_and_recover() -> list[str]:

@@ -85,10 +85,12 @@ def _sqlite_path(uri: str) -> Path | None:
 def store_lock(uri: str) -> Iterator[None]:
     """Exclusive inter-process lock on a SQLite store (no-op for other stores).
 
-    An ``flock`` on one file per database in the temp directory (the same file the
-    first-access schema lock uses). Other stores (PostgreSQL) get no lock: there the
-    champion check-and-set re-reads the alias just before setting it, which narrows but
-    does not close the race.
+    An ``flock`` on ``.<database name>.lock`` beside the database (the same file the
+    first-access schema lock uses), so it lives and goes with the store instead of piling
+    up in the temp directory; where that directory cannot take the file (read-only, not
+    yet created) the lock falls back to one file per database in the temp directory.
+    Other stores (PostgreSQL) get no lock: there the champion check-and-set re-reads the
+    alias just before setting it, which narrows but does not close the race.
     """
     db = _sqlite_path(uri)
     try:
@@ -98,8 +100,12 @@ def store_lock(uri: str) -> Iterator[None]:
     if db is None:
         yield
         return
-    key = hashlib.sha256(str(db).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"divergence-mlflow-{key}.lock", "a") as fh:
+    try:
+        fh = open(db.parent / f".{db.name}.lock", "a")  # noqa: SIM115 (closed below)
+    except OSError:
+        key = hashlib.sha256(str(db).encode()).hexdigest()[:16]
+        fh = open(Path(tempfile.gettempdir()) / f"divergence-mlflow-{key}.lock", "a")  # noqa: SIM115
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -108,13 +114,15 @@ def store_lock(uri: str) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------- lookups
-def sqlite_registry_dir(uri: str, tracking_uri: str) -> Path | None:
-    """Predictor directory of a ``models:/`` URI read straight from a local SQLite registry.
+def sqlite_registry_dir(uri: str, tracking_uri: str, marker: str = "main.json") -> Path | None:
+    """Artifact directory of a ``models:/`` URI read straight from a local SQLite registry.
 
     Importing MLflow takes seconds; for the common case (SQLite tracking store, artifacts
     on the local disk) the registry is two indexed lookups. Anything unexpected (another
-    store, remote artifacts, an unknown schema, a missing alias or version) returns None
-    and the caller goes through MLflow, which also produces the proper error message.
+    store, remote artifacts, an unknown schema, a missing alias or version, no file
+    ``marker`` in the directory) returns None and the caller goes through MLflow, which
+    also produces the proper error message. ``marker``: ``main.json`` for a predictor,
+    ``domains.json`` for the per-domain manifest.
     """
     prefix = "sqlite:///"
     if not tracking_uri.startswith(prefix) or "?" in tracking_uri or not uri.startswith("models:/"):
@@ -173,7 +181,7 @@ def sqlite_registry_dir(uri: str, tracking_uri: str) -> Path | None:
     elif "://" in location or location.startswith(("models:", "runs:")):
         return None
     art = Path(location) / "artifacts"
-    return art if (art / "main.json").is_file() else None
+    return art if (art / marker).is_file() else None
 
 
 def model_directory(uri: str, tracking_uri: str) -> Path:

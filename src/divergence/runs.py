@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from divergence import recovery
 from divergence.config import PACKAGE_DIR, default_snapshot_dir, default_tracking_uri, project_root
 from divergence.experiment import Experiment
 from divergence.pipeline import (
@@ -871,7 +872,6 @@ def run(
     dict
         Params, metrics, and the registered model info.
     """
-    import mlflow
 
     snap = Path(snapshot_dir) if snapshot_dir else default_snapshot_dir()
     tables = load_snapshot(snap)
@@ -883,20 +883,53 @@ def run(
         f"{exp.name}: {len(p.y)} rated models, {p.X.shape[1]} features "
         f"({p.Xb.shape[1]} benchmarks-only), releases {p.release.min().date()} .. {p.release.max().date()}"
     )
+    try:
+        out = _run_steps(
+            exp, steps, p, tables, snap, launcher, params_path, storage, workers, report
+        )
+    except BaseException as exc:
+        if launcher:
+            recovery.finish_launcher(
+                launcher, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            )
+        raise
+    if launcher:
+        recovery.finish_launcher(launcher, "FINISHED")
+    return out
+
+
+def _run_steps(
+    exp: Experiment,
+    steps: tuple[str, ...],
+    p: Prepared,
+    tables: dict[str, pd.DataFrame],
+    snap: Path,
+    launcher: str | None,
+    params_path: str | Path | None,
+    storage: str | None,
+    workers: int,
+    report: bool,
+) -> dict[str, Any]:
+    """The body of :func:`run`: one top-level run with the nested step runs."""
+    import mlflow
+
     out: dict[str, Any] = {}
     with mlflow.start_run(run_name=f"{exp.name}", nested=mlflow.active_run() is not None) as top:
         if launcher:
             from mlflow import MlflowClient
 
-            MlflowClient().set_tag(
+            client = MlflowClient()
+            client.set_tag(
                 launcher,
                 NOTE_TAG,
                 f"Launcher run of `mlflow run` (no `--experiment-name`): the pipeline's runs "
                 f"are in experiment `{experiment_name(exp)}`, run `{top.info.run_id}`.",
             )
+            for k, v in recovery.process_tags().items():  # a killed launcher is recoverable
+                client.set_tag(launcher, k, v)
             mlflow.set_tag("divergence.launcher_run_id", launcher)
         mlflow.set_tags({**_tags(snap), STAGE_TAG: "pipeline"})
-        __import__("divergence.recovery").recovery.tag_and_recover()  # runs of killed processes
+        recovery.tag_and_recover()  # runs of killed processes
         mlflow.log_params({f"exp_{k}": v for k, v in exp.to_dict().items()})
         mlflow.log_params(
             {"n_rated_models": len(p.y), "n_features": p.X.shape[1], "steps": ",".join(steps)}

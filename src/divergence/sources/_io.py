@@ -18,6 +18,21 @@ import pandas as pd
 import yaml
 
 from divergence.errors import SourceError
+from divergence.schema import READER_SCHEMAS, validate
+
+META_COLUMNS: list[str] = list(READER_SCHEMAS["meta"])
+"""Columns of a reader's ``meta`` table, in schema order."""
+
+
+def validated_tables(origin: str, **frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``{kind: frame}`` with each frame checked against its reader schema ``kind``.
+
+    Raises
+    ------
+    SourceError
+        Naming ``origin``, the column and the first bad row.
+    """
+    return {kind: validate(df, kind, origin) for kind, df in frames.items()}
 
 
 def _reject_duplicates(path: Path):

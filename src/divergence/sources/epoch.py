@@ -79,8 +79,14 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import SourceError
-from divergence.schema import validate
-from divergence.sources._io import numeric_column, parse_dates, read_csv, read_yaml
+from divergence.sources._io import (
+    META_COLUMNS,
+    numeric_column,
+    parse_dates,
+    read_csv,
+    read_yaml,
+    validated_tables,
+)
 from divergence.sources.base import Source, Upstream
 
 STITCHING = Path("benchmarks") / "epoch-benchmark-stitching"
@@ -144,16 +150,6 @@ _INDEPENDENT = re.compile(
 )
 _EFFORT = re.compile(r"_(?:minimal|low|medium|high|xhigh|max|\d+K)$", re.IGNORECASE)
 _BENCH_KEYS = ["source", "source_model", "benchmark", "as_of"]
-_META_COLS = [
-    "source",
-    "source_model",
-    "display_name",
-    "organization",
-    "release_date",
-    "open_weights",
-    "reasoning",
-    "params_b",
-]
 
 
 def _slug(text: str) -> str:
@@ -523,19 +519,16 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     models_meta = db.assign(source="epoch-models", display_name=db["source_model"], reasoning=None)
     meta = pd.concat(
         [
-            version_meta[_META_COLS],
-            eci_meta[_META_COLS],
-            metr_meta[_META_COLS],
-            models_meta[_META_COLS],
+            version_meta[META_COLUMNS],
+            eci_meta[META_COLUMNS],
+            metr_meta[META_COLUMNS],
+            models_meta[META_COLUMNS],
         ],
         ignore_index=True,
     )
     meta = _first_per_key(meta)
     origin = str(raw / "benchmarks" / "epoch-*")
-    return {
-        "benchmarks": validate(bench, "benchmarks", origin),
-        "meta": validate(meta, "meta", origin),
-    }
+    return validated_tables(origin, benchmarks=bench, meta=meta)
 
 
 # Attribution and terms of the folders this reader reads (shipped in SOURCES.md).

@@ -67,8 +67,15 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import SourceError
-from divergence.schema import validate
-from divergence.sources._io import as_float, parse_dates, read_json, require_keys, text_field
+from divergence.sources._io import (
+    META_COLUMNS,
+    as_float,
+    parse_dates,
+    read_json,
+    require_keys,
+    text_field,
+    validated_tables,
+)
 from divergence.sources.base import Source, Upstream
 
 SOURCE = "llm-stats"
@@ -88,16 +95,6 @@ _TEN_POINT = {"mt-bench", "mm-mt-bench"}
 # Documented corrections of single records (value in billions).
 _PARAMS_FIX = {"nvidia-nemotron-nano-9b-v2": 8.89}  # file says 88 900 000 000: a 10x typo for 8.89B
 _ONE_MINUS_WER = re.compile(r"1\s*-\s*WER", re.IGNORECASE)
-_META_COLS = [
-    "source",
-    "source_model",
-    "display_name",
-    "organization",
-    "release_date",
-    "open_weights",
-    "reasoning",
-    "params_b",
-]
 
 
 def _catalogue(folder: Path) -> dict[str, float]:
@@ -294,7 +291,7 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
     bench = bench.sort_values([*keys, "score"], ascending=[True] * 4 + [False], kind="mergesort")
     bench = bench.drop_duplicates(keys).reset_index(drop=True)
 
-    meta = pd.DataFrame(meta_rows).assign(source=SOURCE)[_META_COLS]
+    meta = pd.DataFrame(meta_rows).assign(source=SOURCE)[META_COLUMNS]
     dup = meta["source_model"].duplicated(keep=False)
     if dup.any():
         raise SourceError(
@@ -305,10 +302,7 @@ def read(raw: Path) -> dict[str, pd.DataFrame]:
         )
     meta = meta.sort_values(["source", "source_model"], kind="mergesort").reset_index(drop=True)
     origin = str(folder)
-    return {
-        "benchmarks": validate(bench, "benchmarks", origin),
-        "meta": validate(meta, "meta", origin),
-    }
+    return validated_tables(origin, benchmarks=bench, meta=meta)
 
 
 # Attribution and terms of the folders this reader reads (shipped in SOURCES.md).
