@@ -71,7 +71,7 @@ def _check_pipelines(uri: str, tops: list) -> None:
     for r in runs:
         parent = r.data.tags.get("mlflow.parentRunId")
         if parent in children:
-            children[parent].append(r.info.run_name)
+            children[parent].append(r.data.tags.get("divergence.stage"))
             assert r.info.status == "FINISHED", r.info.run_name
     for t in tops:
         assert t.info.status == "FINISHED"
@@ -83,7 +83,7 @@ def _check_pipelines(uri: str, tops: list) -> None:
     assert sorted(int(v.version) for v in versions) == [1, 2]
     assert all(v.status == "READY" for v in versions)
     assert {v.run_id for v in versions} == {
-        r.info.run_id for r in runs if r.info.run_name == "train"
+        r.info.run_id for r in runs if r.data.tags.get("divergence.stage") == "train"
     }
 
 
@@ -179,7 +179,7 @@ def test_parallel_optuna_workers_with_journal_file(tmp_path: Path) -> None:
     )  # workers did not repeat samples
 
     client, runs = _runs(uri)
-    tune = [r for r in runs if r.info.run_name == "tune"]
+    tune = [r for r in runs if r.data.tags.get("divergence.stage") == "tune"]
     assert len(tune) == 1 and tune[0].data.params["workers"] == "2"
     trials = [r for r in runs if r.info.run_name.startswith("trial-")]
     assert len(trials) == 4

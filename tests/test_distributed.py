@@ -370,22 +370,28 @@ def _runs(distributed):
     return client, runs
 
 
+def _stage(run) -> str | None:
+    """The pipeline stage a run belongs to (its name says what it did)."""
+    return run.data.tags.get("divergence.stage")
+
+
 @pytest.mark.slow
 def test_mlflow_runs_recorded_once(distributed):
     client, runs = _runs(distributed)
     by_id = {r.info.run_id: r for r in runs}
     parent = {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in runs}
-    names = collections.Counter(r.info.run_name for r in runs)
+    names = collections.Counter(_stage(r) for r in runs)
     assert all(r.info.status == "FINISHED" for r in runs)
     top = [r for r in runs if parent[r.info.run_id] is None]
-    assert len(top) == 2 and {r.info.run_name for r in top} == {EXPERIMENT}
+    assert len(top) == 2 and all(r.info.run_name.startswith(f"{EXPERIMENT}: ") for r in top)
     assert distributed["top_b"] in {r.info.run_id for r in top}
     assert names["tune"] == 2 and names["evaluate"] == 1 and names["train"] == 1
     for r in runs:
-        if r.info.run_name in {"tune", "evaluate", "train"}:
+        if _stage(r) in {"tune", "evaluate", "train"}:
             assert parent[r.info.run_id] in {t.info.run_id for t in top}
+            assert r.info.run_name.startswith(f"{_stage(r)} {EXPERIMENT}: ")  # says what it did
     for name in ["evaluate", "train"]:
-        run = next(r for r in runs if r.info.run_name == name)
+        run = next(r for r in runs if _stage(r) == name)
         assert parent[run.info.run_id] == distributed["top_b"]
     # every trial logged exactly once, under the tune run of the worker that ran it
     trial_runs = [r for r in runs if r.info.run_name.startswith("trial-")]
@@ -395,18 +401,16 @@ def test_mlflow_runs_recorded_once(distributed):
     session_of = {t.number: t.user_attrs["session"] for t in study.trials}
     for r in trial_runs:
         tune = by_id[parent[r.info.run_id]]
-        assert tune.info.run_name == "tune"
+        assert _stage(tune) == "tune"
         assert (
             tune.data.tags["optuna.session"] == session_of[int(r.data.tags["optuna.trial_number"])]
         )
         assert r.info.run_name == f"trial-{int(r.data.tags['optuna.trial_number']):03d}"
-    for tune in (r for r in runs if r.info.run_name == "tune"):
+    for tune in (r for r in runs if _stage(r) == "tune"):
         assert tune.data.tags["optuna.study"] == study.study_name
         assert tune.data.metrics["n_trials"] in {TRIALS_A, TRIALS_B}
     tune_b = next(
-        r
-        for r in runs
-        if r.info.run_name == "tune" and parent[r.info.run_id] == distributed["top_b"]
+        r for r in runs if _stage(r) == "tune" and parent[r.info.run_id] == distributed["top_b"]
     )
     assert tune_b.data.metrics["n_trials"] == TRIALS_B
     assert tune_b.data.params["workers"] == "1"
@@ -415,7 +419,7 @@ def test_mlflow_runs_recorded_once(distributed):
 @pytest.mark.slow
 def test_model_version_registered_once(distributed):
     client, runs = _runs(distributed)
-    train = next(r for r in runs if r.info.run_name == "train")
+    train = next(r for r in runs if _stage(r) == "train")
     versions = client.search_model_versions("name='divergence-utility'")
     assert len(versions) == 1
     assert versions[0].run_id == train.info.run_id and versions[0].status == "READY"

@@ -144,9 +144,15 @@ def test_train_registers_and_logs(trained):
     client = MlflowClient()
     exp = client.get_experiment_by_name("divergence/test-small")
     runs = client.search_runs([exp.experiment_id])
-    names = sorted(r.info.run_name for r in runs)
-    assert names == ["evaluate", "test-small", "train"]
-    top = next(r for r in runs if r.info.run_name == "test-small")
+    by_stage = {r.data.tags.get("divergence.stage"): r for r in runs}
+    assert sorted(by_stage) == ["evaluate", "pipeline", "train"] and len(runs) == 3
+    # names say what each run did, set once its result is known (issue 17)
+    top = by_stage["pipeline"]
+    assert top.info.run_name.startswith("test-small: evaluate → train, RMSE ")
+    assert by_stage["evaluate"].info.run_name.startswith(
+        "evaluate test-small: walk-forward 8 models"
+    )
+    assert by_stage["train"].info.run_name.startswith("train test-small: divergence-utility v1")
     for key in [
         "walkforward_rmse",
         "walkforward_spearman",
@@ -159,7 +165,7 @@ def test_train_registers_and_logs(trained):
         "walkforward_rmse_ci_lo",
     ]:
         assert key in top.data.metrics, key
-    ev = next(r for r in runs if r.info.run_name == "evaluate")
+    ev = by_stage["evaluate"]
     arts = {a.path for a in client.list_artifacts(ev.info.run_id)}
     assert {"walkforward_metrics.csv", "predicted_vs_actual.png", "walkforward_table.md"} <= arts
     mv = client.get_model_version("divergence-utility", "1")
@@ -316,9 +322,10 @@ def test_mlflow_run_main_entry_point(tmp_path):
     exp = client.get_experiment_by_name("divergence-e2e")
     runs = client.search_runs([exp.experiment_id])
     names = [r.info.run_name for r in runs]
-    assert names.count("tune") == 1
+    assert [r.data.tags.get("divergence.stage") for r in runs].count("tune") == 1
     assert sum(n.startswith("trial-") for n in names) == 2
-    tune = next(r for r in runs if r.info.run_name == "tune")
+    tune = next(r for r in runs if r.data.tags.get("divergence.stage") == "tune")
+    assert tune.info.run_name.startswith("tune ")
     trial = next(r for r in runs if r.info.run_name == "trial-000")
     assert trial.data.tags["mlflow.parentRunId"] == tune.info.run_id
     assert "best_inner_cv_rmse" in tune.data.metrics

@@ -44,7 +44,7 @@ def _training(tracking_uri: str, model_uri: str, dst: Path) -> dict:
     )
     art = model_dir / "artifacts"
     exp = client.get_experiment_by_name("divergence/test-small")
-    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    runs = {r.data.tags["divergence.stage"]: r for r in client.search_runs([exp.experiment_id])}
     ev = runs["evaluate"]
     wf = Path(client.download_artifacts(ev.info.run_id, "walkforward_metrics.csv", str(dst)))
     preds = Path(client.download_artifacts(ev.info.run_id, "walkforward_predictions.csv", str(dst)))
@@ -52,7 +52,7 @@ def _training(tracking_uri: str, model_uri: str, dst: Path) -> dict:
         "files": {name: _sha(art / name) for name in MODEL_FILES},
         "metrics": {name: dict(r.data.metrics) for name, r in runs.items()},
         "params": {name: dict(r.data.params) for name, r in runs.items()},
-        "snapshot_tag": runs["test-small"].data.tags.get("snapshot_sha256"),
+        "snapshot_tag": runs["pipeline"].data.tags.get("snapshot_sha256"),
         "walkforward_metrics": pd.read_csv(wf),
         "walkforward_predictions": pd.read_csv(preds),
     }

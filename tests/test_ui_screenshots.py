@@ -81,7 +81,9 @@ def test_mlflow_ui_shows_headline_metrics_figures_and_gate(trained, tmp_path):
             "SELECT experiment_id FROM experiments WHERE name = 'divergence/test-small'"
         ).fetchone()
         (run_id,) = con.execute(
-            "SELECT run_uuid FROM runs WHERE name = 'evaluate' AND experiment_id = ?", (exp_id,)
+            "SELECT r.run_uuid FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+            "WHERE t.key = 'divergence.stage' AND t.value = 'evaluate' AND r.experiment_id = ?",
+            (exp_id,),
         ).fetchone()
         (kind,) = con.execute(
             "SELECT value FROM experiment_tags WHERE experiment_id = ? AND key = ?",

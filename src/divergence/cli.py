@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in [
         ("tune", "tune hyper-parameters (Optuna)"),
         ("evaluate", "walk-forward evaluation with baselines"),
-        ("train", "evaluate, train the final model and register it"),
+        ("train", "train the final model on an evaluation's residuals and register it"),
         ("main", "build snapshot if missing, tune, evaluate, train, register, report"),
     ]:
         p = sub.add_parser(name, help=helptext)
@@ -111,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
                 "--params",
                 default=None,
                 help="JSON file of model params (default: untuned defaults)",
+            )
+            p.add_argument(
+                "--tune-run", default=None, help="take the params of this finished `tune` run"
+            )
+        if name == "train":
+            p.add_argument(
+                "--evaluate-run",
+                default=None,
+                help="train on the residuals of this finished `evaluate` run (default: the "
+                "newest finished one of the same inputs, else evaluate first)",
             )
 
     sw = sub.add_parser("sweep", help="tune, evaluate, train and register every target config")
@@ -197,17 +208,18 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
     if args.data_command == "build":
         from divergence.atomic import check_output_dir
-        from divergence.dataset import build_snapshot
+        from divergence.stages import build_data as build_stage
 
         raw = Path(args.raw) if args.raw else default_raw_dir()
         if not raw.is_dir():
             raise DivergenceError(f"{raw}: raw data directory not found (--raw)")
         out = Path(args.out) if args.out else default_snapshot_dir()
         check_output_dir(out, inputs=[raw], what="--out")
-        manifest = build_snapshot(
+        built = build_stage.build_data(
             raw, out, arena_until=args.arena_until, exclude=args.exclude_source
         )
-        for name, t in manifest["tables"].items():
+        build_stage.log(built)  # only under `mlflow run -e build_data`
+        for name, t in built.manifest["tables"].items():
             print(f"{name:<11} {t['rows']:>8} rows  sha256 {t['sha256'][:12]}")
         print(f"snapshot written to {out}")
         return 0
@@ -345,6 +357,11 @@ def _validate_run_args(args: argparse.Namespace):
     _check_feature_set(exp.benchmark_feature_set)
     _check_snapshot(args.snapshot, may_build=args.command == "main")
     _load_params(getattr(args, "params", None))
+    for flag in ("tune_run", "evaluate_run"):
+        value = _run_id(getattr(args, flag, None))
+        setattr(args, flag, value)
+        if value is not None and not re.fullmatch(r"[0-9a-f]{32}", value):
+            raise ConfigError(f"--{flag.replace('_', '-')} {value!r}: not an MLflow run id")
     storage = getattr(args, "storage", None)
     if isinstance(storage, str) and storage not in ("", "none"):
         from divergence.tuning import is_database_url
@@ -356,6 +373,11 @@ def _validate_run_args(args: argparse.Namespace):
     return exp
 
 
+def _run_id(value: str | None) -> str | None:
+    """A run id argument; ``none`` or empty (the MLproject default) means absent."""
+    return None if value in (None, "", "none") else str(value)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from divergence.runs import run
 
@@ -363,7 +385,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     steps = {
         "tune": ("tune",),
         "evaluate": ("evaluate",),
-        "train": ("evaluate", "train"),
+        "train": ("train",),
         "main": ("tune", "evaluate", "train"),
     }[args.command]
     if args.command == "main":
@@ -384,6 +406,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         storage=storage,
         workers=getattr(args, "workers", 1),
         report=args.command == "main",
+        tune_run=getattr(args, "tune_run", None),
+        evaluate_run=getattr(args, "evaluate_run", None),
     )
     if "walkforward_metrics" in out:
         from divergence.runs import markdown_table
@@ -391,7 +415,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(markdown_table(out["walkforward_metrics"]))
     if "model" in out:
         m = out["model"]
-        print(f"registered {m['name']} version {m.get('version')}: {m.get('champion_reason', '')}")
+        print(f"registered {m.name} version {m.version}: {m.champion_reason}")
     if args.command == "tune":
         import json
 

@@ -185,7 +185,7 @@ def tune_target(p, n_trials: int, storage: str | None = None, workers: int = 1) 
     """
     import optuna
 
-    from divergence.runs import step_tune
+    from divergence.stages import tune as tune_stage
     from divergence.tuning import create_study
 
     with tempfile.TemporaryDirectory(prefix="divergence-sweep-") as td:
@@ -197,7 +197,7 @@ def tune_target(p, n_trials: int, storage: str | None = None, workers: int = 1) 
             if done:
                 log(f"sweep: {p.exp.name}: study has {done} finished trials")
             n_trials = max(0, n_trials - done)
-        return step_tune(p, n_trials, storage=storage, workers=workers)
+        return tune_stage.step(p, n_trials, storage=storage, workers=workers).params
 
 
 # ---- one target (runs in a pool worker) -------------------------------------------------
@@ -228,6 +228,8 @@ def train_target(
     import mlflow
 
     from divergence import runs
+    from divergence.stages import evaluate as evaluate_stage
+    from divergence.stages import train as train_stage
 
     tables, snap = _STATE["tables"], Path(_STATE["snapshot_dir"])
     t0 = time.perf_counter()
@@ -250,21 +252,21 @@ def train_target(
         if params is None:
             params = tune_target(p, n_trials, storage=storage, workers=1)
         mlflow.log_dict(params, "params.json")
-        ev = runs.step_evaluate(p, params)
-        mlflow.log_metrics(ev["metrics"])
-        model = runs.step_train(p, params, ev, tables, register=register)
+        ev = evaluate_stage.step(p, params)
+        mlflow.log_metrics(ev.metrics)
+        model = train_stage.step(p, params, ev, tables, register=register)
         run_id = top.info.run_id
     return {
         "name": exp.name,
         "status": "trained",
         "run_id": run_id,
         "params": params,
-        "metrics": ev["metrics"],
-        "walkforward_metrics": ev["walkforward_metrics"],
-        "registered_model": model["name"],
-        "version": model.get("version"),
-        "champion": model.get("champion"),
-        "champion_reason": model.get("champion_reason"),
+        "metrics": ev.metrics,
+        "walkforward_metrics": ev.walkforward_metrics,
+        "registered_model": model.name,
+        "version": model.version,
+        "champion": model.champion,
+        "champion_reason": model.champion_reason or None,
         "seconds": time.perf_counter() - t0,
     }
 
