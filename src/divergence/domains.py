@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import DivergenceError
-from divergence.registry import sqlite_registry_dir
+from divergence.registry import download_model_artifacts, sqlite_registry_dir
 
 DOMAINS_MODEL = "divergence-utility-domains"
 MANIFEST = "domains.json"
@@ -124,17 +124,7 @@ def _manifest_dir(uri: str, tracking_uri: str) -> Path:
     local = sqlite_registry_dir(uri, tracking_uri, marker=MANIFEST)
     if local is not None:
         return local
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        path = mlflow.artifacts.download_artifacts(artifact_uri=uri)
-    except Exception as exc:  # mlflow raises several types for a missing model/alias
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DivergenceError(
-            f"{uri}: cannot load from {tracking_uri}: {msg} (run `divergence sweep` first)"
-        ) from None
-    art = Path(path) / "artifacts"
+    art = download_model_artifacts(uri, tracking_uri, hint=" (run `divergence sweep` first)")
     if not (art / MANIFEST).is_file():
         raise DivergenceError(f"{uri}: not a domain manifest (no artifacts/{MANIFEST})")
     return art

@@ -184,6 +184,26 @@ def sqlite_registry_dir(uri: str, tracking_uri: str, marker: str = "main.json") 
     return art if (art / marker).is_file() else None
 
 
+def download_model_artifacts(uri: str, tracking_uri: str, hint: str = "") -> Path:
+    """``<local copy>/artifacts`` of a ``models:/`` URI, downloaded through MLflow.
+
+    Raises
+    ------
+    DivergenceError
+        Unknown model, version or alias, or an unreachable store (``hint`` appended).
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except Exception as exc:  # mlflow raises several types for a missing model/alias
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DivergenceError(f"{uri}: cannot load from {tracking_uri}: {msg}{hint}") from None
+    return Path(local) / "artifacts"
+
+
 def model_directory(uri: str, tracking_uri: str) -> Path:
     """Local directory of the predictor files of a ``models:/`` URI.
 
@@ -200,20 +220,9 @@ def model_directory(uri: str, tracking_uri: str) -> Path:
     local_dir = sqlite_registry_dir(str(uri), tracking_uri)
     if local_dir is not None:
         return local_dir
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=str(uri))
-    except Exception as exc:  # mlflow raises several types for a missing model/alias
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DivergenceError(
-            f"{uri}: cannot load from {mlflow.get_tracking_uri()}: {msg}"
-        ) from None
-    art = Path(local) / "artifacts"
+    art = download_model_artifacts(str(uri), tracking_uri)
     if not art.is_dir():
-        raise SourceError(local, "not a divergence model (no artifacts/ directory)")
+        raise SourceError(art.parent, "not a divergence model (no artifacts/ directory)")
     return art
 
 

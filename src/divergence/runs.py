@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -277,19 +278,9 @@ def run(
         f"{exp.name}: {len(p.y)} rated models, {p.X.shape[1]} features "
         f"({p.Xb.shape[1]} benchmarks-only), releases {p.release.min().date()} .. {p.release.max().date()}"
     )
+    sources = _Sources(params_path, tune_run, evaluate_run, storage, workers, report)
     try:
-        out = _run_steps(
-            p,
-            steps,
-            tables,
-            launcher,
-            params_path=params_path,
-            storage=storage,
-            workers=workers,
-            report=report,
-            tune_run=tune_run,
-            evaluate_run=evaluate_run,
-        )
+        out = _run_steps(p, steps, tables, launcher, sources)
     except BaseException as exc:
         if launcher:
             recovery.finish_launcher(
@@ -335,22 +326,34 @@ def _evaluation(
     return evaluate_stage.step(p, params), None
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """Where :func:`run` takes parameters and evaluation from, and what else it does."""
+
+    params_path: str | Path | None
+    tune_run: str | None
+    evaluate_run: str | None
+    storage: str | None
+    workers: int
+    report: bool
+
+
 def _run_steps(
     p: Prepared,
     steps: tuple[str, ...],
     tables: dict[str, pd.DataFrame],
     launcher: str | None,
-    params_path: str | Path | None,
-    storage: str | None,
-    workers: int,
-    report: bool,
-    tune_run: str | None,
-    evaluate_run: str | None,
+    sources: _Sources,
 ) -> dict[str, Any]:
     """The body of :func:`run`: one top-level run with the nested stage runs."""
     import mlflow
 
     exp = p.exp
+    params_path, tune_run, evaluate_run = (
+        sources.params_path,
+        sources.tune_run,
+        sources.evaluate_run,
+    )
     out: dict[str, Any] = {}
     with mlflow.start_run(run_name=f"{exp.name}", nested=mlflow.active_run() is not None) as top:
         if launcher:
@@ -382,7 +385,9 @@ def _run_steps(
             given = evaluate_stage.load(evaluate_run)
             params = dict(given.params)
         else:
-            params, out["tune"] = _params(p, steps, params_path, storage, workers, tune_run)
+            params, out["tune"] = _params(
+                p, steps, params_path, sources.storage, sources.workers, tune_run
+            )
             if tune_run:
                 mlflow.set_tag("divergence.tune_run_id", tune_run)
         out["params"] = params
@@ -409,7 +414,7 @@ def _run_steps(
                 done.append("train")
                 if out["model"].version is not None:
                     mlflow.set_tag("champion_decision", out["model"].champion_reason)
-        if report:
+        if sources.report:
             out["report"] = report_stage.step(tables)
             done.append("report")
         note(_top_note(exp, tuple(done), out))
