@@ -110,3 +110,34 @@ def _check_recovery(uri: str, mlflow, MlflowClient) -> None:
     assert status[live_top] == status[other_host] == status[untagged] == "RUNNING"
     tags = client.get_run(active).data.tags
     assert tags[recovery.TAG_PID] == str(os.getpid()) and tags[recovery.TAG_HOST] == me
+
+
+def test_store_lock_lives_beside_the_database_and_old_temp_locks_go(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import fcntl
+    import tempfile
+
+    from divergence.registry import store_lock, sweep_temp_locks
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with store_lock(f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"):  # no such folder: fallback
+        pass
+    (tmp_path / "db").mkdir()
+    with store_lock(f"sqlite:///{tmp_path / 'db' / 'mlflow.db'}"):
+        pass
+    assert sorted(p.name for p in (tmp_path / "db").iterdir()) == [".mlflow.db.lock"]
+    old, held, recent = (temp / f"divergence-mlflow-{k}.lock" for k in ("old", "held", "new"))
+    for p in (old, held, recent):
+        p.write_text("")
+    t = time.time() - 2 * 24 * 3600
+    for p in (old, held):
+        os.utime(p, (t, t))
+    with open(held) as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # someone inside: kept
+        removed = sweep_temp_locks()
+    assert removed == [old]
+    fallback = [p for p in temp.iterdir() if p not in (held, recent)]
+    assert len(fallback) == 1 and fallback[0].name.startswith("divergence-mlflow-")  # recent: kept

@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,6 +112,35 @@ def store_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+LEGACY_LOCK_AGE_S = 24 * 3600
+
+
+def sweep_temp_locks(max_age_s: float = LEGACY_LOCK_AGE_S) -> list[Path]:
+    """Remove ``divergence-mlflow-*.lock`` files from the temp directory; returns them.
+
+    Earlier versions kept one lock file per store there, and they piled up. A file is
+    removed only if older than ``max_age_s`` and not locked now (taken without waiting,
+    removed while held, so no process can be inside it).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return []
+    removed: list[Path] = []
+    now = time.time()
+    for path in Path(tempfile.gettempdir()).glob("divergence-mlflow-*.lock"):
+        try:
+            if now - path.stat().st_mtime < max_age_s:
+                continue
+            with open(path, "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink()
+            removed.append(path)
+        except OSError:  # locked, gone, or not ours
+            continue
+    return removed
 
 
 # ---------------------------------------------------------------------------- lookups

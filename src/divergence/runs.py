@@ -51,6 +51,7 @@ from divergence.registry import (
     experiment_name,
     model_name,
     store_lock,
+    sweep_temp_locks,
 )
 from divergence.snapshot import load_snapshot, snapshot_hash
 from divergence.stages import evaluate as evaluate_stage
@@ -102,6 +103,7 @@ def init_store(uri: str) -> None:
 
     with store_lock(uri):
         MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments(max_results=1)
+    sweep_temp_locks()  # lock files of earlier versions in the temp directory
 
 
 def experiment_note(exp: Experiment) -> str:
