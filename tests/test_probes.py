@@ -116,6 +116,36 @@ GOOD = "aa.gpqa,aa.mmlu_pro\n0.6,0.7\n0.3,\n"
 CHUNKED = "aa.gpqa\n" + "0.5\n" * 24 + "1.7\n"  # bad value on row 25, chunks of 10 rows
 
 
+HOME = {"DIVERGENCE_HOME": "{tmp}/home"}
+
+
+def _export_card_name(name: Callable[[Path], object]) -> Probe:
+    """Export a model copy whose card names ``name(tmp)`` as its registered model: refused."""
+    return Probe(
+        lambda t: [
+            "export",
+            "--model-uri",
+            str(_model_copy(t, lambda d: _card(d, registered_model=name(t)))),
+        ],
+        fragments=("not a valid registry name",),
+        env=HOME,
+    )
+
+
+def _export_out(rel: str) -> Probe:
+    """Export the shipped model to ``--out tmp/rel``, which is not below ``models/``: refused."""
+    return Probe(
+        lambda t: ["export", "--model-uri", str(MODEL), "--out", str(t / rel)],
+        fragments=("only below",),
+        env=HOME,
+    )
+
+
+def _bad_input(text: str | bytes, *fragments: str) -> Probe:
+    """Predict an ``--input`` file holding ``text`` with the shipped model: refused."""
+    return Probe(lambda t: _predict(t, _csv(t, text)), fragments=fragments)
+
+
 def _bad_model(edit: Callable[[Path], None], *fragments: str) -> Probe:
     """Predict :data:`GOOD` with a copy of the shipped model changed by ``edit``: refused."""
     return Probe(
@@ -128,77 +158,34 @@ PROBES: dict[str, Probe] = {
     "input-directory": Probe(lambda t: _predict(t, t), fragments=("is a directory",)),
     "input-missing": Probe(lambda t: _predict(t, t / "nope.csv"), fragments=("file not found",)),
     "input-device": Probe(lambda t: _predict(t, "/dev/zero"), fragments=("not a regular file",)),
-    "input-binary-nul": Probe(
-        lambda t: _predict(t, _csv(t, b"aa.gpqa\n0.5\x00\n")), fragments=("NUL byte",)
+    "input-binary-nul": _bad_input(b"aa.gpqa\n0.5\x00\n", "NUL byte"),
+    "input-utf16": _bad_input(GOOD.encode("utf-16"), "not valid UTF-8"),
+    "input-latin1": _bad_input(
+        "model_id,aa.gpqa\nmod\xe8le,0.5\n".encode("latin-1"), "not valid UTF-8"
     ),
-    "input-utf16": Probe(
-        lambda t: _predict(t, _csv(t, GOOD.encode("utf-16"))), fragments=("not valid UTF-8",)
+    "input-truncated-multibyte": _bad_input(
+        "model_id,aa.gpqa\nmodè".encode()[:-1], "not valid UTF-8"
     ),
-    "input-latin1": Probe(
-        lambda t: _predict(t, _csv(t, "model_id,aa.gpqa\nmod\xe8le,0.5\n".encode("latin-1"))),
-        fragments=("not valid UTF-8",),
+    "input-empty": _bad_input("", "empty file"),
+    "input-header-only": _bad_input("aa.gpqa\n", "no data rows"),
+    "input-ragged": _bad_input("aa.gpqa\n0.5,0.6\n", "malformed CSV"),
+    "input-duplicate-header": _bad_input("aa.gpqa,aa.gpqa\n0.5,0.6\n", "duplicate"),
+    "input-unknown-column": _bad_input("nope\n1\n", "'nope'", "unknown"),
+    "input-text-value": _bad_input("aa.gpqa\n0.5\nhigh\n", "'aa.gpqa'", "row 2", "non-numeric"),
+    "input-inf": _bad_input("aa.gpqa\ninf\n", "row 1", "infinite"),
+    "input-fraction-as-percent": _bad_input("aa.gpqa\n0.5\n85\n", "'aa.gpqa'", "row 2", "0 to 1"),
+    "input-negative-fraction": _bad_input("aa.hle\n-0.2\n", "'aa.hle'", "row 1", "0 to 1"),
+    "input-negative-percent": _bad_input("aider.polyglot\n-5\n", "0 to 100"),
+    "input-percent-1e6": _bad_input("swebench.verified\n1e6\n", "0 to 100"),
+    "input-elo-1e6": _bad_input("epoch.eci\n120\n1e6\n", "'epoch.eci'", "row 2", "Elo-like"),
+    "input-negative-count": _bad_input("adopt.providers_90d\n-1\n", "non-negative"),
+    "input-binary-flag-2": _bad_input("meta.open_weights\n2\n", "meta.open_weights"),
+    "input-huge": _bad_input("meta.release_days\n1e300\n", "out of range"),
+    "input-row-without-anything": _bad_input(
+        "model_id,aa.gpqa\nx,0.5\n,\n", "row 2", "nothing to predict"
     ),
-    "input-truncated-multibyte": Probe(
-        lambda t: _predict(t, _csv(t, "model_id,aa.gpqa\nmodè".encode()[:-1])),
-        fragments=("not valid UTF-8",),
-    ),
-    "input-empty": Probe(lambda t: _predict(t, _csv(t, "")), fragments=("empty file",)),
-    "input-header-only": Probe(
-        lambda t: _predict(t, _csv(t, "aa.gpqa\n")), fragments=("no data rows",)
-    ),
-    "input-ragged": Probe(
-        lambda t: _predict(t, _csv(t, "aa.gpqa\n0.5,0.6\n")), fragments=("malformed CSV",)
-    ),
-    "input-duplicate-header": Probe(
-        lambda t: _predict(t, _csv(t, "aa.gpqa,aa.gpqa\n0.5,0.6\n")), fragments=("duplicate",)
-    ),
-    "input-unknown-column": Probe(
-        lambda t: _predict(t, _csv(t, "nope\n1\n")), fragments=("'nope'", "unknown")
-    ),
-    "input-text-value": Probe(
-        lambda t: _predict(t, _csv(t, "aa.gpqa\n0.5\nhigh\n")),
-        fragments=("'aa.gpqa'", "row 2", "non-numeric"),
-    ),
-    "input-inf": Probe(
-        lambda t: _predict(t, _csv(t, "aa.gpqa\ninf\n")), fragments=("row 1", "infinite")
-    ),
-    "input-fraction-as-percent": Probe(
-        lambda t: _predict(t, _csv(t, "aa.gpqa\n0.5\n85\n")),
-        fragments=("'aa.gpqa'", "row 2", "0 to 1"),
-    ),
-    "input-negative-fraction": Probe(
-        lambda t: _predict(t, _csv(t, "aa.hle\n-0.2\n")), fragments=("'aa.hle'", "row 1", "0 to 1")
-    ),
-    "input-negative-percent": Probe(
-        lambda t: _predict(t, _csv(t, "aider.polyglot\n-5\n")), fragments=("0 to 100",)
-    ),
-    "input-percent-1e6": Probe(
-        lambda t: _predict(t, _csv(t, "swebench.verified\n1e6\n")), fragments=("0 to 100",)
-    ),
-    "input-elo-1e6": Probe(
-        lambda t: _predict(t, _csv(t, "epoch.eci\n120\n1e6\n")),
-        fragments=("'epoch.eci'", "row 2", "Elo-like"),
-    ),
-    "input-negative-count": Probe(
-        lambda t: _predict(t, _csv(t, "adopt.providers_90d\n-1\n")), fragments=("non-negative",)
-    ),
-    "input-binary-flag-2": Probe(
-        lambda t: _predict(t, _csv(t, "meta.open_weights\n2\n")), fragments=("meta.open_weights",)
-    ),
-    "input-huge": Probe(
-        lambda t: _predict(t, _csv(t, "meta.release_days\n1e300\n")), fragments=("out of range",)
-    ),
-    "input-row-without-anything": Probe(
-        lambda t: _predict(t, _csv(t, "model_id,aa.gpqa\nx,0.5\n,\n")),
-        fragments=("row 2", "nothing to predict"),
-    ),
-    "input-error-row-across-chunks": Probe(
-        lambda t: _predict(t, _csv(t, CHUNKED)), fragments=("row 25", "0 to 1")
-    ),
-    "input-id-only-unknown": Probe(
-        lambda t: _predict(t, _csv(t, "model_id\nno-such-model-zz\n")),
-        fragments=("no model resolved",),
-    ),
+    "input-error-row-across-chunks": _bad_input(CHUNKED, "row 25", "0 to 1"),
+    "input-id-only-unknown": _bad_input("model_id\nno-such-model-zz\n", "no model resolved"),
     "input-id-only-lookup": Probe(
         lambda t: _predict(t, _csv(t, "model_id\ngpt-4o-2024-05-13\nno-such-model-zz\n")),
         rc=0,
@@ -326,48 +313,12 @@ PROBES: dict[str, Probe] = {
         "not a regular file",
     ),
     # ---- export
-    "export-card-name-traversal": Probe(
-        lambda t: [
-            "export",
-            "--model-uri",
-            str(_model_copy(t, lambda d: _card(d, registered_model="../../victim"))),
-        ],
-        fragments=("not a valid registry name",),
-        env={"DIVERGENCE_HOME": "{tmp}/home"},
-    ),
-    "export-card-name-absolute": Probe(
-        lambda t: [
-            "export",
-            "--model-uri",
-            str(_model_copy(t, lambda d: _card(d, registered_model=str(t / "victim")))),
-        ],
-        fragments=("not a valid registry name",),
-        env={"DIVERGENCE_HOME": "{tmp}/home"},
-    ),
-    "export-card-name-not-string": Probe(
-        lambda t: [
-            "export",
-            "--model-uri",
-            str(_model_copy(t, lambda d: _card(d, registered_model=["x"]))),
-        ],
-        fragments=("not a valid registry name",),
-        env={"DIVERGENCE_HOME": "{tmp}/home"},
-    ),
-    "export-out-outside-models": Probe(
-        lambda t: ["export", "--model-uri", str(MODEL), "--out", str(t / "elsewhere")],
-        fragments=("only below",),
-        env={"DIVERGENCE_HOME": "{tmp}/home"},
-    ),
-    "export-out-is-models-root": Probe(
-        lambda t: ["export", "--model-uri", str(MODEL), "--out", str(t / "home" / "models")],
-        fragments=("only below",),
-        env={"DIVERGENCE_HOME": "{tmp}/home"},
-    ),
-    "export-out-dotdot-escape": Probe(
-        lambda t: ["export", "--model-uri", str(MODEL), "--out", str(t / "home/models/../x")],
-        fragments=("only below",),
-        env={"DIVERGENCE_HOME": "{tmp}/home"},
-    ),
+    "export-card-name-traversal": _export_card_name(lambda t: "../../victim"),
+    "export-card-name-absolute": _export_card_name(lambda t: str(t / "victim")),
+    "export-card-name-not-string": _export_card_name(lambda t: ["x"]),
+    "export-out-outside-models": _export_out("elsewhere"),
+    "export-out-is-models-root": _export_out("home/models"),
+    "export-out-dotdot-escape": _export_out("home/models/../x"),
     "export-out-is-file": Probe(
         lambda t: (
             (t / "home" / "models").mkdir(parents=True),
