@@ -212,3 +212,48 @@ def test_discover_targets_and_shards(tmp_path):
     assert [e.name for e in discover_targets(tmp_path)] == ["a"]
     with pytest.raises(ConfigError, match="no experiment configs"):
         discover_targets(tmp_path / "empty")
+
+
+def test_domain_export_loads_from_its_directory_and_matches(tmp_path, monkeypatch):
+    """``divergence export --domains``: every served domain below models/, loadable from the
+    directory alone; a domain without enough ratings stays unserved (empty columns)."""
+    import shutil
+
+    from divergence import load_predictor
+    from divergence.cli import main
+    from divergence.errors import DivergenceError
+    from divergence.export import export_domains
+
+    shipped = REPO / "models" / "divergence-utility" / "predictor"
+    src = tmp_path / "src"
+    for d in ["over", "legal"]:
+        shutil.copytree(shipped, src / d)
+    entries = [
+        {"domain": "over", "category": "full", "status": "ok", "model_uri": "models:/a/1"},
+        {"domain": "thin", "category": "x", "status": "insufficient_ratings", "min_rated": 69},
+        {"domain": "legal", "category": "legal", "status": "ok", "model_uri": "models:/b/2"},
+    ]
+    (src / "domains.json").write_text(json.dumps({"domains": entries}))
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    monkeypatch.setenv("DIVERGENCE_HOME", str(home))
+    with pytest.raises(DivergenceError, match="exports go only below"):
+        export_domains(str(src), tmp_path / "elsewhere")
+    assert main(["export", "--domains", "--model-uri", str(src)]) == 0
+    out = home / "models" / "divergence-utility-domains"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MODEL_CARD.md",
+        "domains.json",
+        "input_columns.json",
+        "legal",
+        "over",
+    ]
+    assert "| thin | x | insufficient_ratings |" in (out / "MODEL_CARD.md").read_text()
+    dp = load_predictor(out, targets="all")
+    wide = dp.predict_models(["claude-opus-4-6"])
+    single = load_predictor(shipped).predict_models(["claude-opus-4-6"]).iloc[0]
+    for d in ["over", "legal"]:
+        assert wide.loc[0, f"predicted_{d}"] == single["predicted_utility"]
+        assert wide.loc[0, f"lower_90_{d}"] == single["lower_90"]
+        assert wide.loc[0, f"benchmark_implied_{d}"] == single["benchmark_implied"]
+    assert np.isnan(wide.loc[0, "predicted_thin"])

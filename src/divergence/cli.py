@@ -185,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="export the champion with a model card to models/<name>/")
     ex.add_argument("--model-uri", default=None)
     ex.add_argument("--out", default=None)
+    ex.add_argument(
+        "--domains",
+        action="store_true",
+        help="every domain (divergence-utility-domains) to models/divergence-utility-domains/",
+    )
 
     rp = sub.add_parser("report", help="write the divergence report (PNG + HTML) under reports/")
     rp.add_argument("--snapshot", default=None)
@@ -834,9 +839,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return _cmd_sweep(args)
         if args.command == "export":
-            from divergence.export import export_model
+            from divergence.export import export_domains, export_model
 
-            path = export_model(args.model_uri, args.out)
+            export = export_domains if args.domains else export_model
+            path = export(args.model_uri, args.out)
             print(f"exported to {path}")
             return 0
         if args.command == "report":

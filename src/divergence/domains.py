@@ -278,16 +278,9 @@ class DomainPredictor:
             if full is None:  # domains disagree on columns: each validates its own
                 r = p.predict(df).to_numpy()
                 vals = [r[:, 0], r[:, 1], r[:, 2], r[:, 3], r[:, 4], r[:, 5]]
-            else:
-                preds = []
-                for model in (p.main, p.bench):
-                    key = tuple(model.state_["input_columns"])
-                    if key not in mats:
-                        mats[key] = p._columns_for(model, cols, block)
-                    preds.append(model.predict_matrix(mats[key]))
-                pred, bimp = preds
-                q80, q90 = p.intervals["q80"], p.intervals["q90"]
-                vals = [pred, pred - q80, pred + q80, pred - q90, pred + q90, bimp]
+            else:  # the same intervals as the domain's own Predictor.predict (evidence bins)
+                r = p.predict_block(cols, block, mats)
+                vals = [r[:, 0], r[:, 1], r[:, 2], r[:, 3], r[:, 4], r[:, 5]]
             for c, v in zip(names, vals, strict=True):
                 out[c] = v
         return pd.DataFrame(out, index=df.index)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from divergence.atomic import atomic_dir, check_output_dir
 from divergence.config import project_root, valid_name
@@ -173,11 +174,78 @@ def export_model(uri: str | None = None, out: str | Path | None = None) -> Path:
     )
     target = export_target(name, out)
     with atomic_dir(target) as tmp:
-        (tmp / "predictor").mkdir()
-        for f in PREDICTOR_FILES:  # only the predictor's own files, never links
-            src = pred.directory / f
-            if src.is_file() and not src.is_symlink():
-                shutil.copy2(src, tmp / "predictor" / f)
-        (tmp / "MODEL_CARD.md").write_text(model_card(pred.card))
-        (tmp / "input_columns.json").write_text(json.dumps(pred.input_columns, indent=1))
+        _write_predictor(pred, tmp)
+    return target
+
+
+def _write_predictor(pred: Any, dest: Path) -> None:
+    """``dest/predictor/`` (the predictor's own files, never links), MODEL_CARD.md and
+    input_columns.json: one exported model, loadable with ``load_predictor(dest)``."""
+    (dest / "predictor").mkdir(parents=True)
+    for f in PREDICTOR_FILES:
+        src = pred.directory / f
+        if src.is_file() and not src.is_symlink():
+            shutil.copy2(src, dest / "predictor" / f)
+    (dest / "MODEL_CARD.md").write_text(model_card(pred.card))
+    (dest / "input_columns.json").write_text(json.dumps(pred.input_columns, indent=1))
+
+
+def domains_card(manifest: dict[str, Any]) -> str:
+    """Markdown card of a multi-target export: which domains are served, and why not."""
+    rows = []
+    for e in manifest["domains"]:
+        served = f"`{e['domain']}/`" if e["status"] == "ok" else "–"
+        rows.append(
+            f"| {e['domain']} | {e.get('category', '')} | {e['status']} | "
+            f"{e.get('registered_model') or '–'} | {e.get('version') or '–'} | "
+            f"{e.get('n_rated', '–')} | {e.get('min_rated', '–')} | {served} |"
+        )
+    table = "\n".join(rows)
+    return f"""# Model card: {manifest.get("domains_model", {}).get("name", "divergence-utility-domains")}
+
+Every domain's predictor in one directory (`divergence export --domains`): overall, each
+arena category and occupational board. Load it without MLflow:
+
+```python
+from divergence import load_predictor
+dp = load_predictor("models/divergence-utility-domains", targets="all")
+dp.predict_models(["claude-opus-4-6"])          # predicted_<domain>, intervals, benchmark_implied_<domain>
+```
+
+A domain whose target had fewer rated models than the minimum (`min_rated` =
+`min_train + n_test + inner_folds`) is never trained and never predicted (its columns are
+empty); each served domain has its own model card in its directory.
+
+| domain | category | status | registered model | version | rated models | minimum | directory |
+|---|---|---|---|---|---|---|---|
+{table}
+"""
+
+
+def export_domains(uri: str | None = None, out: str | Path | None = None) -> Path:
+    """Export the multi-target predictor (every domain) below ``models/``.
+
+    Layout: ``domains.json`` (the manifest), ``MODEL_CARD.md`` and one single-target export
+    per served domain in ``<domain>/`` (:func:`export_model`'s layout).
+    ``load_predictor(<dir>, targets="all")`` loads it without MLflow.
+
+    Returns
+    -------
+    Path
+        The export directory (default ``models/divergence-utility-domains``).
+    """
+    from divergence.domains import DOMAINS_MODEL, MANIFEST, load_domain_predictor
+
+    if out is not None:
+        export_target(DOMAINS_MODEL, out)  # refuse a bad --out before loading anything
+    dp = load_domain_predictor(uri)
+    for d in dp.predictors:
+        check_model_name(d, f"{MANIFEST}: domain")
+    target = export_target(DOMAINS_MODEL, out)
+    with atomic_dir(target) as tmp:
+        for d, pred in dp.predictors.items():
+            _write_predictor(pred, tmp / d)
+        (tmp / MANIFEST).write_text(json.dumps(dp.manifest, indent=1, sort_keys=True))
+        (tmp / "MODEL_CARD.md").write_text(domains_card(dp.manifest))
+        (tmp / "input_columns.json").write_text(json.dumps(dp.input_columns, indent=1))
     return target

@@ -277,19 +277,27 @@ class Predictor:
         scales = self.__dict__.get("scales")
         if scales is None:
             scales = self.__dict__["scales"] = scale_table(self.input_columns)
-        for j, c in enumerate(cols):
-            sc = scales.get(c)
-            if sc is None:
-                continue
-            lo, hi = float(sc["lo"]), float(sc["hi"])
-            col = block[:, j]
-            with np.errstate(invalid="ignore"):
-                out = (col < lo) | (col > hi)
-            if out.any():
-                i = int(np.flatnonzero(out)[0])
-                scale = column_scale(c)
-                rng = scale.describe() if scale is not None else f"{lo:g} to {hi:g}"
-                raise InputError(c, i + 1, f"value {col[i]:g} outside the column's scale {rng}")
+        bounds = self.__dict__.setdefault("_bounds", {})
+        key = tuple(cols)
+        if key not in bounds:  # per column list: the scaled columns and their lo/hi rows
+            idx = [j for j, c in enumerate(cols) if scales.get(c) is not None]
+            lo = np.array([float(scales[cols[j]]["lo"]) for j in idx], dtype="float64")
+            hi = np.array([float(scales[cols[j]]["hi"]) for j in idx], dtype="float64")
+            bounds[key] = (np.array(idx, dtype=np.intp), lo, hi)
+        idx, lo, hi = bounds[key]
+        if not len(idx):
+            return
+        sub = block[:, idx] if len(idx) < block.shape[1] else block
+        with np.errstate(invalid="ignore"):
+            bad = (sub < lo) | (sub > hi)  # NaN compares False: missing is fine
+        if not bad.any():
+            return
+        j = int(np.flatnonzero(bad.any(axis=0))[0])  # first bad column in input order
+        i = int(np.flatnonzero(bad[:, j])[0])
+        c, v = cols[int(idx[j])], sub[i, j]
+        scale = column_scale(c)
+        rng = scale.describe() if scale is not None else f"{lo[j]:g} to {hi[j]:g}"
+        raise InputError(c, i + 1, f"value {v:g} outside the column's scale {rng}")
 
     @staticmethod
     def _columns_for(model: UtilityRegressor, cols: list[str], block: np.ndarray) -> np.ndarray:
@@ -313,16 +321,33 @@ class Predictor:
         cols, block = self._validate(df)
         if len(df) == 0:
             return pd.DataFrame(columns=OUTPUT_COLUMNS, dtype="float64")
-        A = self._columns_for(self.main, cols, block)
+        return pd.DataFrame(self.predict_block(cols, block), index=df.index, columns=OUTPUT_COLUMNS)
+
+    def predict_block(
+        self, cols: list[str], block: np.ndarray, matrices: dict[tuple, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """:data:`OUTPUT_COLUMNS` as a matrix from validated inputs (:meth:`_validate` output).
+
+        ``matrices`` (optional) caches each model's input matrix by its column list, so
+        several predictors (domains) validating the same rows share them.
+        """
+        mats = {} if matrices is None else matrices
+
+        def inputs(model: UtilityRegressor) -> np.ndarray:
+            key = tuple(model.input_columns_)
+            if key not in mats:
+                mats[key] = self._columns_for(model, cols, block)
+            return mats[key]
+
+        A = inputs(self.main)
         pred = self.main.predict_matrix(A)
-        bimp = self.bench.predict_matrix(self._columns_for(self.bench, cols, block))
+        bimp = self.bench.predict_matrix(inputs(self.bench))
         evidence = self.main.evidence_matrix(A)  # intervals widen with fewer benchmark inputs
         q80 = self.conformal.half_width(0.8, evidence)
         q90 = self.conformal.half_width(0.9, evidence)
-        out = np.column_stack(
+        return np.column_stack(
             [pred, pred - q80, pred + q80, pred - q90, pred + q90, bimp, pred - bimp]
         )
-        return pd.DataFrame(out, index=df.index, columns=OUTPUT_COLUMNS)
 
     # ---- lookup by model id ----------------------------------------------------
     def _load_tables(self) -> None:
