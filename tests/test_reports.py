@@ -27,6 +27,7 @@ SECTIONS = [
     "open-closed",
     "reliability",
     "claimed",
+    "domains",
     "coverage",
     "appendix",
 ]
@@ -96,6 +97,52 @@ def test_report_files_and_sections(report):
     assert "<details>" in html and 'href="tables/claimed_pairs.csv"' in html
     for t in report["tables"]:
         assert pd.read_csv(t).shape[0] > 0, t.name
+
+
+def test_domain_profile_section(report, analysis, tables, tmp_path):
+    """Without a per-domain predictor the section says how to get one; with one (two served
+    domains from the shipped champion, one unserved) it holds the profile and gap figures,
+    predicted and measured rows marked apart, and links its CSVs (files in domains/)."""
+    import shutil
+
+    from conftest import REPO
+    from divergence.domains import load_domain_predictor
+
+    html = report["html"].read_text(encoding="utf-8")
+    sec = html[html.index('id="domains"') : html.index('id="coverage"')]
+    assert "divergence sweep" in sec and "<img" not in sec
+    src = tmp_path / "dp"
+    for d in ["overall", "legal"]:
+        shutil.copytree(REPO / "models" / "divergence-utility" / "predictor", src / d)
+    entries = [
+        {"domain": "overall", "category": "full", "board": "style", "status": "ok"},
+        {"domain": "thin", "category": "x", "board": "style", "status": "insufficient_ratings"},
+        {
+            "domain": "legal",
+            "category": "industry_legal_and_government",
+            "board": "style",
+            "status": "ok",
+        },
+    ]
+    for e in entries:
+        e["model_uri"] = "models:/m/1" if e["status"] == "ok" else None
+    (src / "domains.json").write_text(json.dumps({"domains": entries}))
+    dp = load_domain_predictor(src)
+    # the report's own pieces (write_files runs exactly these), without re-rendering its figures
+    from divergence.reports.domains import section_html, write_domain_files
+    from divergence.reports.html import img, render_html, table
+
+    res = write_domain_files(dp, tables, tmp_path)
+    html = render_html(analysis, {}, "", section_html(res, dp, img, table))
+    sec = html[html.index('id="domains"') : html.index('id="coverage"')]
+    assert sec.count('src="data:image/png;base64,') == 2
+    assert "PREDICTED" in sec and "measured (arena)" in sec and "thin (insufficient_ratings)" in sec
+    assert not re.search(r'(src|href)="(?!data:|#|tables/|domains/)', html)
+    prof = pd.read_csv(tmp_path / "domains" / "domain_profile.csv")
+    assert set(prof["domain"]) == {"overall", "legal"}
+    assert (prof["lower_90"] <= prof["predicted"]).all()
+    gap = pd.read_csv(tmp_path / "domains" / "domain_gap.csv")
+    assert set(gap["kind"]) == {"measured", "predicted"}
 
 
 def test_findings_json_is_strict_and_complete(report):

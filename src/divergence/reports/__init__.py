@@ -135,9 +135,14 @@ def _tables_hash(tables: dict[str, pd.DataFrame]) -> str:
 
 
 def input_key(
-    tables: dict[str, pd.DataFrame], champion: Champion, n_boot: int, seed: int
+    tables: dict[str, pd.DataFrame],
+    champion: Champion,
+    n_boot: int,
+    seed: int,
+    domains_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """What the report depends on: snapshot content, champion model, code, bootstrap settings."""
+    """What the report depends on: snapshot content, champion model, code, bootstrap
+    settings, and the domain manifest of the per-domain predictor (None: none found)."""
     return {
         "snapshot_sha256": _tables_hash(tables),
         "model_sha256": champion.digest,
@@ -145,14 +150,30 @@ def input_key(
         "code_sha256": _code_hash(),
         "n_boot": int(n_boot),
         "seed": int(seed),
+        "domains_sha256": domains_sha256,
     }
 
 
-def write_files(a: Analysis, tmp: Path, key: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write figures, HTML, findings and tables into ``tmp``; return relative names."""
+def write_files(
+    a: Analysis,
+    tmp: Path,
+    key: dict[str, Any] | None = None,
+    tables_in: dict[str, pd.DataFrame] | None = None,
+    domain_predictor: Any = None,
+) -> dict[str, Any]:
+    """Write figures, HTML, findings and tables into ``tmp``; return relative names.
+
+    With ``tables_in`` (the snapshot) and a ``domain_predictor``, the domain profile
+    (:mod:`divergence.reports.domains`) goes to ``tmp/domains/`` and into the HTML.
+    """
+    from divergence.reports.domains import section_html, write_domain_files
+    from divergence.reports.html import img, table
+
     figs: dict[str, Path] = {}
     for name, fn in FIGURES:
         figs[name] = fn(a, tmp / name)
+    dom = write_domain_files(domain_predictor, tables_in, tmp) if tables_in is not None else {}
+    domains_html = section_html(dom, domain_predictor, img, table)
     tables = tmp / "tables"
     tables.mkdir()
     frames = {
@@ -182,13 +203,16 @@ def write_files(a: Analysis, tmp: Path, key: dict[str, Any] | None = None) -> di
         if key
         else ""
     )
-    (tmp / "report.html").write_text(render_html(a, figs, status), encoding="utf-8")
+    (tmp / "report.html").write_text(render_html(a, figs, status, domains_html), encoding="utf-8")
     (tmp / "headline.md").write_text(
         "".join(f"- {line}\n" for line in headline_sentences(a)), encoding="utf-8"
     )
     if key:
         (tmp / "inputs.json").write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
-    return {"figures": list(figs), "tables": [f"tables/{n}.csv" for n in frames]}
+    names = [*figs, *(f"domains/{p.name}" for k, p in dom.get("paths", {}).items() if "png" in k)]
+    tables_out = [f"tables/{n}.csv" for n in frames]
+    tables_out += [f"domains/{p.name}" for k, p in dom.get("paths", {}).items() if "csv" in k]
+    return {"figures": names, "tables": tables_out}
 
 
 def log_to_mlflow_run(out_dir: Path, findings: dict[str, Any]) -> str:
@@ -233,8 +257,12 @@ def render_report(
     out_dir: str | Path,
     log_to_mlflow: bool = True,
     key: dict[str, Any] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+    domain_predictor: Any = None,
 ) -> dict[str, Any]:
     """Write an analysed report to ``out_dir`` atomically (and log it to MLflow).
+
+    ``tables`` and ``domain_predictor``: see :func:`write_files`.
 
     Returns
     -------
@@ -245,7 +273,8 @@ def render_report(
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     with atomic_dir(out_dir) as tmp:
-        names = write_files(a, tmp, key) if key else write_files(a, tmp)
+        kw = {"tables_in": tables, "domain_predictor": domain_predictor} if tables else {}
+        names = write_files(a, tmp, key, **kw) if key else write_files(a, tmp, **kw)
     result = _result(out_dir, jsonable(a.findings), names)
     if log_to_mlflow:
         result["run_id"] = log_to_mlflow_run(out_dir, result["findings"])
@@ -303,7 +332,10 @@ def write_report(
 
     check_tables(tables)
     champ = champion or load_champion()
-    key = input_key(tables, champ, n_boot, seed)
+    from divergence.reports.domains import find_domain_predictor, manifest_digest
+
+    dp = find_domain_predictor()
+    key = input_key(tables, champ, n_boot, seed, manifest_digest(dp))
     if not force and _up_to_date(out_dir, key):
         findings = json.loads((out_dir / "findings.json").read_text())
         names = {
@@ -316,4 +348,6 @@ def write_report(
             result["run_id"] = log_to_mlflow_run(out_dir, findings)
         return result
     a = analyse(tables, n_boot=n_boot, seed=seed, champion=champ)
-    return render_report(a, out_dir, log_to_mlflow=log_to_mlflow, key=key)
+    return render_report(
+        a, out_dir, log_to_mlflow=log_to_mlflow, key=key, tables=tables, domain_predictor=dp
+    )

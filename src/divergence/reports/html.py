@@ -27,6 +27,7 @@ SECTIONS = [
     ("open-closed", "Open vs closed, by domain and over time"),
     ("reliability", "Benchmark reliability"),
     ("claimed", "Claimed vs independent"),
+    ("domains", "Domain profile: predicted utility per domain"),
     ("coverage", "Data coverage and caveats"),
     ("appendix", "Appendix: sensitivity"),
 ]
@@ -246,8 +247,11 @@ seen by the tuning (not by the fits that predict them).</li>
 <li>Spearman's range-restriction correction is the Pearson formula applied to ranks (an approximation).</li></ul>"""
 
 
-def render_html(a: Analysis, figs: dict[str, Path], status: str = "") -> str:
-    """The self-contained HTML report (figures embedded, CSV tables linked)."""
+def render_html(a: Analysis, figs: dict[str, Path], status: str = "", domains: str = "") -> str:
+    """The self-contained HTML report (figures embedded, CSV tables linked).
+
+    ``domains``: the body of the domain profile section (:mod:`divergence.reports.domains`).
+    """
     info = a.info
 
     def fig(name: str, alt: str) -> str:
@@ -263,6 +267,7 @@ def render_html(a: Analysis, figs: dict[str, Path], status: str = "") -> str:
         "open-closed": _open_closed(a, fig),
         "reliability": _reliability(a, fig),
         "claimed": _claimed(a, fig),
+        "domains": domains or '<p class="note">Not computed.</p>',
         "coverage": _coverage(a),
         "appendix": (
             '<p class="note">Each headline number recomputed with one source left out or one boundary moved '
