@@ -138,7 +138,7 @@ def test_percentile_and_table_format():
                 ("pipeline_s", 100.0),
                 ("load_s", 3.0),
                 ("predict_1row_p50_ms", None),
-                ("predict_100k_s", 0.5),
+                ("predict_100k_s", 0.25),
                 ("peak_rss_mb", 800.0),
             ]
         },
