@@ -37,9 +37,10 @@ def find_domain_predictor() -> Any:
         uri = default_tracking_uri()
         if not uri.startswith("sqlite:///") or not Path(uri.removeprefix("sqlite:///")).is_file():
             return None  # no local store: do not create one, do not reach a server
-        from divergence.domains import _sqlite_artifacts
+        from divergence.registry import sqlite_registry_dir
 
-        if _sqlite_artifacts(f"models:/{DOMAINS_MODEL}@champion", uri) is None:
+        champion = f"models:/{DOMAINS_MODEL}@champion"
+        if sqlite_registry_dir(champion, uri, marker=MANIFEST) is None:
             return None
         return load_domain_predictor(f"models:/{DOMAINS_MODEL}@champion", uri)
     except DivergenceError:
