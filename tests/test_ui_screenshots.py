@@ -136,7 +136,11 @@ def test_mlflow_ui_shows_headline_metrics_figures_and_gate(trained, tmp_path):
         text = {k: _render(browser, url, tmp_path / f"{k}.png") for k, url in pages.items()}
     finally:
         os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # uvicorn workers may ignore SIGTERM while busy
+            os.killpg(server.pid, 9)
+            server.wait(timeout=30)
     print("screenshots:", sorted(str(p) for p in tmp_path.glob("*.png")))
     assert "divergence/test-small" in text["experiment"]
     assert "evaluate" in text["experiment"] and "train" in text["experiment"]
