@@ -361,6 +361,12 @@ def test_shipped_champion_loads_and_predicts():
     p = load_predictor(REPO / "models" / "divergence-utility")
     out = p.predict_models(["gpt-4o-2024-05-13", "claude-opus-4-6", "no-such-model"])
     assert out["status"].tolist() == ["ok", "ok", "unknown"]
+    # training_ids.json ships with the export: a rated model is in-sample, a newer one is not
+    assert out["divergence_basis"].tolist()[:2] == ["in_sample", "in_sample"]
+    new = p.predict_models(["Kimi K2.6 (Reasoning)"])
+    assert new["status"].tolist() == ["ok"] and new["divergence_basis"].tolist() == [
+        "out_of_sample"
+    ]
     ok = out[out["status"] == "ok"]
     assert (
         (ok["lower_90"] < ok["predicted_utility"]) & (ok["predicted_utility"] < ok["upper_90"])

@@ -130,6 +130,7 @@ PREDICTOR_FILES = [
     "features.csv.gz",
     "aliases.csv.gz",
     "card.json",
+    "training_ids.json",  # optional: the final fit's models (divergence_basis)
 ]
 
 
