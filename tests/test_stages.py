@@ -59,8 +59,6 @@ def test_an_evaluation_reads_back_exactly_from_its_run(trained, tmp_path: Path) 
     import mlflow
     from mlflow import MlflowClient
 
-    from divergence.stages.shell import save_result
-
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(trained["tracking_uri"])
     try:
@@ -70,15 +68,7 @@ def test_an_evaluation_reads_back_exactly_from_its_run(trained, tmp_path: Path) 
         res = _tiny_result()
         with mlflow.start_run(experiment_id=exp_id) as run:
             mlflow.set_tag(STAGE_TAG, "evaluate")
-            save_result(
-                {
-                    "predictions": res.predictions,
-                    "residuals": res.residuals,
-                    "walkforward_metrics": res.walkforward_metrics,
-                    "rolling_metrics": res.rolling_metrics,
-                },
-                {"metrics": res.metrics, "intervals": res.intervals, "params": res.params},
-            )
+            evaluate_stage.save(res)
             with pytest.raises(DivergenceError, match="not a finished `evaluate` run"):
                 evaluate_stage.load(run.info.run_id)  # still running
         back = evaluate_stage.load(run.info.run_id)

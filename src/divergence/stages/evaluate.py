@@ -213,15 +213,7 @@ def log(p: Prepared, res: EvaluationResult) -> None:
         fig = d / "predicted_vs_actual.png"
         plot_predictions(res.predictions, fig, f"Walk-forward, {p.exp.board}/{p.exp.category}")
         mlflow.log_artifact(str(fig))
-    save_result(
-        {
-            "predictions": res.predictions,
-            "residuals": res.residuals,
-            "walkforward_metrics": res.walkforward_metrics,
-            "rolling_metrics": res.rolling_metrics,
-        },
-        {"metrics": res.metrics, "intervals": res.intervals, "params": res.params},
-    )
+    save(res)
     note(_evaluate_note(p, res))
     rename_run(res.title(p.exp.name))
 
@@ -239,6 +231,19 @@ def step(p: Prepared, params: dict[str, Any]) -> EvaluationResult:
         res = evaluate(p, params)
         log(p, res)
     return res
+
+
+def save(res: EvaluationResult) -> None:
+    """Store ``res`` under the active run's ``stage/`` artifacts, as :func:`load` reads it."""
+    save_result(
+        {
+            "predictions": res.predictions,
+            "residuals": res.residuals,
+            "walkforward_metrics": res.walkforward_metrics,
+            "rolling_metrics": res.rolling_metrics,
+        },
+        {"metrics": res.metrics, "intervals": res.intervals, "params": res.params},
+    )
 
 
 def load(run_id: str) -> EvaluationResult:
