@@ -177,7 +177,11 @@ PROBES: dict[str, Probe] = {
     "input-negative-fraction": _bad_input("aa.hle\n-0.2\n", "'aa.hle'", "row 1", "0 to 1"),
     "input-negative-percent": _bad_input("aider.polyglot\n-5\n", "0 to 100"),
     "input-percent-1e6": _bad_input("swebench.verified\n1e6\n", "0 to 100"),
-    "input-elo-1e6": _bad_input("epoch.eci\n120\n1e6\n", "'epoch.eci'", "row 2", "Elo-like"),
+    # a 0-10 score given as a percentage (Elo-like ranges: tests/test_columns.py; the shipped
+    # model has no Elo-like input column)
+    "input-ten-as-percent": _bad_input(
+        "epoch.lech_mazur_writing\n7.5\n75\n", "'epoch.lech_mazur_writing'", "row 2", "0 to 10"
+    ),
     "input-negative-count": _bad_input("adopt.providers_90d\n-1\n", "non-negative"),
     "input-binary-flag-2": _bad_input("meta.open_weights\n2\n", "meta.open_weights"),
     "input-huge": _bad_input("meta.release_days\n1e300\n", "out of range"),

@@ -448,13 +448,15 @@ def _accuracy(tracking_uri: str, exp_name: str) -> dict[str, Any]:
     import pandas as pd
     from mlflow import MlflowClient
 
+    from divergence.stages.shell import STAGE_TAG
+
     client = MlflowClient(tracking_uri=tracking_uri)
     exp = client.get_experiment_by_name(f"divergence/{exp_name}")
     if exp is None:
         return {"error": f"no MLflow experiment divergence/{exp_name}"}
     runs = client.search_runs(
         [exp.experiment_id],
-        "tags.mlflow.runName = 'evaluate'",
+        f"tags.`{STAGE_TAG}` = 'evaluate'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )

@@ -213,8 +213,10 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
     if args.data_command == "build":
         from divergence.atomic import check_output_dir
+        from divergence.dataset import check_exclude
         from divergence.stages import build_data as build_stage
 
+        check_exclude(args.exclude_source)  # a bad option first, whatever the raw data
         raw = Path(args.raw) if args.raw else default_raw_dir()
         if not raw.is_dir():
             raise DivergenceError(f"{raw}: raw data directory not found (--raw)")

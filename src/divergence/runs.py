@@ -134,10 +134,18 @@ def _mark_experiment(client: Any, experiment_id: str, exp: Experiment, uri: str)
     if NOTE_TAG not in current:
         want[NOTE_TAG] = experiment_note(exp)
     todo = {k: v for k, v in want.items() if current.get(k) != v}
-    if todo:
-        with store_lock(uri):  # concurrent first runs would race on the same tag rows
-            for k, v in todo.items():
+    if not todo:
+        return
+    with store_lock(uri):  # SQLite: concurrent first runs would race on the same tag rows
+        for k, v in todo.items():
+            try:
                 client.set_experiment_tag(experiment_id, k, v)
+            except Exception:
+                # PostgreSQL has no lock here: another worker may have inserted the same
+                # tag row a moment ago (unique violation). That is fine once the tag is
+                # there; anything else is a real error.
+                if k not in client.get_experiment(experiment_id).tags:
+                    raise
 
 
 def setup(exp: Experiment) -> str | None:
