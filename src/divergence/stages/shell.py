@@ -15,6 +15,7 @@ import json
 import math
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -231,11 +232,18 @@ def log_dataset(p: Prepared, context: str) -> None:
     snap = p.extra.get("snapshot_dir")
     if snap is None:
         return
-    mlflow.log_input(
-        snapshot_dataset(p, Path(snap)),
-        context=context,
-        tags={"snapshot_sha256": str(p.extra.get("snapshot_sha256", ""))},
-    )
+    dataset = snapshot_dataset(p, Path(snap))
+    tags = {"snapshot_sha256": str(p.extra.get("snapshot_sha256", ""))}
+    for attempt in range(3):
+        try:
+            mlflow.log_input(dataset, context=context, tags=tags)
+            return
+        except Exception as e:
+            # Workers sharing a PostgreSQL store can insert the same dataset row at once
+            # (unique violation on ``dataset_pk``); the row then exists and a retry links it.
+            if attempt == 2 or "dataset_pk" not in str(e):
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def set_stage(name: str) -> None:
