@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 from pathlib import Path
 
@@ -218,3 +219,57 @@ def test_fast_lookup_declines_what_it_cannot_read(tmp_path: Path):
     assert sqlite_registry_dir("models:/m/latest", uri) is None
     assert sqlite_registry_dir("runs:/abc/model", uri) is None
     assert sqlite_registry_dir("models:/m/1", "postgresql://h/db") is None
+
+
+@pytest.mark.slow
+def test_default_predictor_falls_back_to_the_newest_version_without_champion(trained, tmp_path):
+    """No version passed the gate: ``load_predictor()`` serves the newest one and says so."""
+    import shutil
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    from conftest import cli_env, run_cli
+
+    db = tmp_path / "mlflow.db"  # a copy of the store (artifacts stay where they are)
+    shutil.copy(Path(trained["dir"]) / "mlflow.db", db)
+    uri = f"sqlite:///{db}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        client.delete_registered_model_alias("divergence-utility", CHAMPION)
+    except Exception:  # the gate had refused it already
+        pass
+    code = (
+        "import warnings, json\n"
+        "from divergence import load_predictor\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    p = load_predictor()\n"
+        "print(json.dumps([p.model_uri, p.promoted, [type(x.message).__name__ for x in w]]))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=cli_env(uri), capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    served, promoted, warned = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (served, promoted) == ("models:/divergence-utility/1", False)
+    assert "NotPromotedWarning" in warned
+    out = tmp_path / "p.csv"
+    cli = run_cli(
+        ["predict", "--model", "claude-opus-4-6", "--output", str(out)], tracking_uri=uri,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert "note: divergence-utility has no @champion" in cli.stderr
+    assert "not promoted" in cli.stderr and out.is_file()
+    # an empty store: still a one-line error, not a fallback to nothing
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    bad = run_cli(
+        ["predict", "--model", "claude-opus-4-6", "--output", str(tmp_path / "q.csv")],
+        tracking_uri=empty, cwd=tmp_path,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert [ln for ln in bad.stderr.splitlines() if ln.startswith("error:")]
+    assert not (tmp_path / "q.csv").exists()

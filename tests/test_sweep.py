@@ -67,10 +67,15 @@ def swept(tmp_path_factory) -> dict:
     return {"dir": d, "uri": uri, "res": res}
 
 
-def _served(table: pd.DataFrame) -> set[str]:
-    """Domains whose registered model has a champion (passed the promotion gate)."""
+def _promoted(table: pd.DataFrame) -> set[str]:
+    """Trained domains whose registered model has a champion (passed the promotion gate)."""
     champ = table["champion"].map(lambda v: str(v).strip().lower() in {"true", "1", "yes"})
     return set(table.index[champ & (table["status"] == "trained")])
+
+
+def _expected_status(table: pd.DataFrame, domain: str) -> str:
+    """``ok`` (champion) or ``not_promoted`` (newest version served, gate refused)."""
+    return "ok" if domain in _promoted(table) else "not_promoted"
 
 
 def _walkforward(swept: dict) -> pd.DataFrame:
@@ -100,12 +105,11 @@ def test_sweep_trains_every_target_and_reports_insufficient(swept):
         # the paired difference is ours minus the best baseline's RMSE (same 8 models)
         assert r["diff_rmse"] == pytest.approx(r["ours_rmse"] - r["baseline_rmse"], abs=0.01)
     assert "insufficient_ratings" in res.stdout and "sw-coding" in res.stdout
-    # the promotion gate decides per domain; sw-overall passes it at this seed
-    served = _served(t)
-    assert "sw-overall" in served and "sw-coding" not in served
+    # every trained domain is served (champion, or newest version marked not_promoted)
+    assert "sw-coding" not in _promoted(t)
     # domain profile and frontier gap: served domains only; measured, then predicted months
     prof = pd.read_csv(swept["dir"] / "out" / "domain_profile.csv")
-    assert set(prof["domain"]) == served
+    assert set(prof["domain"]) == {"sw-overall", "sw-legal"}
     assert (prof["lower_90"] <= prof["predicted"]).all()
     assert (prof["predicted"] <= prof["upper_90"]).all()
     assert prof.groupby("model_id")["open_weights"].first().nunique() == 2  # open and closed
@@ -129,8 +133,8 @@ wide = dp.predict_models(["claude-opus-4-6", "no-such-model-xyz"])
 single = {}
 names = {"sw-overall": "divergence-utility",
          "sw-legal": "divergence-utility-industry-legal-and-government"}
-for d in sys.argv[1].split(","):
-    p = load_predictor(f"models:/{names[d]}@champion")
+for d, ref in zip(names, sys.argv[1].split(",")):
+    p = load_predictor(f"models:/{names[d]}{ref}")
     single[d] = p.predict_models(["claude-opus-4-6"]).iloc[0].to_dict()
 print(json.dumps({
     "mlflow": "mlflow" in sys.modules,
@@ -139,9 +143,10 @@ print(json.dumps({
     "single": single,
 }))
 """
-    served = sorted(_served(_walkforward(swept)))
+    t = _walkforward(swept)
+    refs = [f"/{int(t.loc[d, 'version'])}" for d in ["sw-overall", "sw-legal"]]
     res = subprocess.run(
-        [sys.executable, "-c", code, ",".join(served)],
+        [sys.executable, "-c", code, ",".join(refs)],
         cwd=tmp_path,
         env=cli_env(swept["uri"]),
         capture_output=True,
@@ -154,20 +159,18 @@ print(json.dumps({
     status = {s["domain"]: s for s in out["status"]}
     assert status["sw-coding"]["status"] == "insufficient_ratings"
     assert status["sw-coding"]["min_rated"] == 100_000 + 8 + 3
-    for d in ["sw-overall", "sw-legal"]:  # trained: served exactly when the gate passed
-        assert status[d]["status"] == ("ok" if d in served else "no_champion"), status[d]
+    for d in ["sw-overall", "sw-legal"]:  # trained: ok when the gate passed, else not_promoted
+        assert status[d]["status"] == _expected_status(t, d), status[d]
     known, unknown = out["wide"]
     assert unknown["status"] == "unknown" and unknown["predicted_sw-overall"] is None
     assert known["status"] == "ok"
-    for d in {"sw-coding", "sw-legal"} - set(served):
-        for field in ["predicted", "lower_90", "upper_90", "benchmark_implied"]:
-            assert known[f"{field}_{d}"] is None  # not predicted from noise / an unvetted model
+    for field in ["predicted", "lower_90", "upper_90", "benchmark_implied"]:
+        assert known[f"{field}_sw-coding"] is None  # not predicted from noise
     for d, s in out["single"].items():
         assert known[f"predicted_{d}"] == pytest.approx(s["predicted_utility"], abs=1e-3)
         assert known[f"upper_80_{d}"] == pytest.approx(s["upper_80"], abs=1e-3)
         assert known[f"benchmark_implied_{d}"] == pytest.approx(s["benchmark_implied"], abs=1e-3)
-    if "sw-legal" in served:
-        assert known["predicted_sw-overall"] != known["predicted_sw-legal"]
+    assert known["predicted_sw-overall"] != known["predicted_sw-legal"]
 
 
 @pytest.mark.slow
@@ -183,11 +186,11 @@ def test_predict_domains_cli_long(swept, tmp_path):
     assert "sw-coding: insufficient_ratings" in res.stderr
     df = pd.read_csv(out)
     assert df["domain"].tolist() == ["sw-overall", "sw-coding", "sw-legal"]
-    served = _served(_walkforward(swept))
-    legal = "ok" if "sw-legal" in served else "no_champion"
-    assert df["domain_status"].tolist() == ["ok", "insufficient_ratings", legal]
-    assert df.loc[~df["domain"].isin(served), "predicted"].isna().all()
-    assert df.loc[df["domain"].isin(served), "predicted"].notna().all()
+    t = _walkforward(swept)
+    want = [_expected_status(t, "sw-overall"), "insufficient_ratings"]
+    assert df["domain_status"].tolist() == [*want, _expected_status(t, "sw-legal")]
+    assert df.loc[df["domain"] == "sw-coding", "predicted"].isna().all()
+    assert df.loc[df["domain"] != "sw-coding", "predicted"].notna().all()
     bad = run_cli(
         ["predict", "--long", "--model", "x", "--output", str(tmp_path / "q.csv")],
         tracking_uri=swept["uri"],

@@ -10,9 +10,10 @@ import argparse
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
-from divergence.errors import DivergenceError
+from divergence.errors import DivergenceError, NotPromotedWarning
 
 
 def _int(text: str) -> int:
@@ -449,8 +450,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(out["markdown"])
     m = out.get("manifest")
     if m:
-        ok = [d["domain"] for d in m["domains"] if d["status"] == "ok"]
-        other = [f"{d['domain']} ({d['status']})" for d in m["domains"] if d["status"] != "ok"]
+        from divergence.domains import SERVED
+
+        ok = [d["domain"] for d in m["domains"] if d["status"] in SERVED]
+        other = [
+            f"{d['domain']} ({d['status']})" for d in m["domains"] if d["status"] not in SERVED
+        ]
         print(f"domains served: {len(ok)}; not served: {', '.join(other) or 'none'}")
         print(f"registered {m['domains_model']['name']} version {m['domains_model']['version']}")
     print(f"sweep: {len(out['results'])} targets in {out['seconds']:.0f} s")
@@ -466,7 +471,13 @@ def _cmd_predict_domains(args: argparse.Namespace) -> int:
 
     pred = load_domain_predictor(args.model_uri)
     for r in pred.status.itertuples(index=False):
-        if r.status != "ok":
+        if r.status == "not_promoted":
+            print(
+                f"domain {r.domain}: not_promoted (newest version {r.version}; it did not "
+                "pass the promotion gate)",
+                file=sys.stderr,
+            )
+        elif r.status != "ok":
             print(f"domain {r.domain}: {r.status} (not predicted)", file=sys.stderr)
     if args.model:
         out = pred.predict_models(args.model, long=args.long)
@@ -699,7 +710,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return _cmd_predict_domains(args)
     if args.long:
         raise DivergenceError("--long needs --domains")
-    pred = load_predictor(args.model_uri)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NotPromotedWarning)
+        pred = load_predictor(args.model_uri)
+    for w in caught:
+        print(f"note: {w.message}", file=sys.stderr)
     n = n_unknown = 0
     with atomic_file(args.output, "w", encoding="utf-8", newline="") as fh:
         if args.model:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from divergence.domains import DomainPredictor
+from divergence.domains import SERVED, DomainPredictor
 from divergence.targets import target_frame
 
 Z95, Z90 = 1.959964, 1.644854
@@ -45,7 +45,7 @@ def measured(dp: DomainPredictor, tables: dict[str, pd.DataFrame]) -> dict[str, 
     """Per served domain: latest rating (``target``) and 95% half-width (``target_err``)."""
     out = {}
     for e in dp.manifest["domains"]:
-        if e["status"] != "ok":
+        if e["status"] not in SERVED:
             continue
         t = target_frame(tables, e["category"], e["board"], True)
         out[e["domain"]] = t[["target", "target_err"]]

@@ -7,16 +7,19 @@ version that serves it, or why none does:
 
 - ``ok``: served by ``models:/divergence-utility-<category>/<version>``, the target's
   champion when the sweep ended;
+- ``not_promoted``: trained and registered, but no version passed the promotion gate
+  (:func:`divergence.registry.promote`: significantly better than every baseline out of
+  time); served by the newest version, and the status says it is not vetted;
 - ``insufficient_ratings``: fewer rated models than :func:`divergence.sweep.min_rated_models`
   (``min_train + n_test + inner_folds``, 69 with the default configs): never trained, never
   predicted;
-- ``no_champion``: trained, but no version ever beat every baseline out of time;
+- ``no_champion``: trained, but no version is registered (nothing to serve);
 - ``failed``: training failed in the sweep.
 
 :func:`load_domain_predictor` (also ``divergence.load_predictor(targets="all")``) loads it;
 :meth:`DomainPredictor.predict` returns a wide frame with ``predicted_<domain>``,
 ``lower_80_<domain>`` … ``upper_90_<domain>`` and ``benchmark_implied_<domain>`` (NaN for
-domains that are not ``ok``); ``long=True`` gives one row per (model, domain) with a
+domains that are not served, i.e. not in :data:`SERVED`); ``long=True`` gives one row per (model, domain) with a
 ``domain_status`` column.
 """
 
@@ -31,12 +34,14 @@ import numpy as np
 import pandas as pd
 
 from divergence.errors import DivergenceError
-from divergence.registry import download_model_artifacts, sqlite_registry_dir
+from divergence.registry import download_model_artifacts, newest_version, sqlite_registry_dir
 
 DOMAINS_MODEL = "divergence-utility-domains"
 MANIFEST = "domains.json"
 DOMAIN_FIELDS = ["predicted", "lower_80", "upper_80", "lower_90", "upper_90", "benchmark_implied"]
-STATUSES = ("ok", "insufficient_ratings", "no_champion", "failed", "not_trained")
+STATUSES = ("ok", "not_promoted", "insufficient_ratings", "no_champion", "failed", "not_trained")
+SERVED = ("ok", "not_promoted")
+"""Statuses whose domain is predicted (``not_promoted``: the newest version, not vetted)."""
 
 
 def domain_columns(domain: str) -> list[str]:
@@ -83,7 +88,15 @@ def build_manifest(
                     status="ok", version=str(v.version), model_uri=f"models:/{name}/{v.version}"
                 )
             except Exception:  # no such model or alias
-                entry["status"] = "no_champion" if status == "trained" else "not_trained"
+                newest = newest_version(client, name)
+                if newest is not None:
+                    entry.update(
+                        status="not_promoted",
+                        version=newest,
+                        model_uri=f"models:/{name}/{newest}",
+                    )
+                else:
+                    entry["status"] = "no_champion" if status == "trained" else "not_trained"
         domains.append(entry)
     return {"schema": 1, "snapshot_sha256": snapshot_sha256, "domains": domains}
 
@@ -91,7 +104,7 @@ def build_manifest(
 def register_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     """Log the manifest as a pyfunc, register it as :data:`DOMAINS_MODEL`, alias ``champion``.
 
-    Needs an active MLflow run. The alias moves when at least one domain is ``ok``.
+    Needs an active MLflow run. The alias moves when at least one domain is served (:data:`SERVED`).
     """
     import mlflow
     from mlflow import MlflowClient
@@ -111,7 +124,7 @@ def register_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
             registered_model_name=DOMAINS_MODEL,
         )
     version = str(info.registered_model_version)
-    n_ok = sum(d["status"] == "ok" for d in manifest["domains"])
+    n_ok = sum(d["status"] in SERVED for d in manifest["domains"])
     client = MlflowClient()
     client.set_model_version_tag(DOMAINS_MODEL, version, "domains_ok", str(n_ok))
     if n_ok:
@@ -140,7 +153,7 @@ def load_domain_predictor(
     uri : str or path, optional
         ``models:/divergence-utility-domains@champion`` (default), another ``models:/`` URI
         of that model, or a directory holding ``domains.json`` with one exported predictor
-        per ``ok`` domain in ``<directory>/<domain>/`` (:meth:`DomainPredictor.save`).
+        per served domain in ``<directory>/<domain>/`` (:meth:`DomainPredictor.save`).
     tracking_uri : str, optional
         Default :func:`divergence.config.default_tracking_uri`.
 
@@ -160,7 +173,7 @@ def load_domain_predictor(
         preds = {
             e["domain"]: load_predictor(d / e["domain"])
             for e in manifest["domains"]
-            if e["status"] == "ok"
+            if e["status"] in SERVED
         }
         return DomainPredictor(manifest, preds)
     tracking_uri = tracking_uri or default_tracking_uri()
@@ -168,7 +181,7 @@ def load_domain_predictor(
     preds = {
         e["domain"]: load_predictor(e["model_uri"], tracking_uri)
         for e in manifest["domains"]
-        if e["status"] == "ok"
+        if e["status"] in SERVED
     }
     return DomainPredictor(manifest, preds)
 
@@ -180,8 +193,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         for i, e in enumerate(domains):
             if e["status"] not in STATUSES or not isinstance(e["domain"], str):
                 raise ValueError(f"domain {i + 1}: bad status or name")
-            if e["status"] == "ok" and not e.get("model_uri"):
-                raise ValueError(f"domain {e['domain']!r}: status ok without model_uri")
+            if e["status"] in SERVED and not e.get("model_uri"):
+                raise ValueError(f"domain {e['domain']!r}: status {e['status']} without model_uri")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DivergenceError(f"{path}: invalid domain manifest ({exc})") from None
     return m
@@ -195,7 +208,7 @@ class DomainPredictor:
     manifest : dict
         The domain manifest (see the module docstring).
     predictors : dict of str to Predictor
-        One loaded :class:`~divergence.predictor.Predictor` per ``ok`` domain.
+        One loaded :class:`~divergence.predictor.Predictor` per served domain.
     """
 
     def __init__(self, manifest: dict[str, Any], predictors: dict[str, Any]) -> None:
@@ -205,10 +218,13 @@ class DomainPredictor:
         missing = [
             e["domain"]
             for e in manifest["domains"]
-            if e["status"] == "ok" and e["domain"] not in predictors
+            if e["status"] in SERVED and e["domain"] not in predictors
         ]
         if missing:
-            raise DivergenceError(f"domain {missing[0]!r}: status ok but no predictor loaded")
+            status_of = {e["domain"]: e["status"] for e in manifest["domains"]}
+            raise DivergenceError(
+                f"domain {missing[0]!r}: status {status_of[missing[0]]} but no predictor loaded"
+            )
         self._features: pd.DataFrame | None = None
 
     @property
@@ -227,7 +243,7 @@ class DomainPredictor:
 
     @property
     def reference(self):
-        """The predictor used for id lookup: overall if served, else the first ``ok`` one."""
+        """The predictor used for id lookup: overall if served, else the first served one."""
         if not self.predictors:
             raise DivergenceError("no domain has a served model (see DomainPredictor.status)")
         for e in self.manifest["domains"]:
@@ -250,7 +266,7 @@ class DomainPredictor:
         -------
         DataFrame
             Wide (default): same index as ``df``, :func:`domain_columns` of every domain in
-            manifest order (NaN for domains that are not ``ok``). ``long=True``: columns
+            manifest order (NaN for domains that are not served). ``long=True``: columns
             ``row``, ``domain``, ``domain_status`` and the :data:`DOMAIN_FIELDS`.
         """
         wide = self._predict_wide(df)
@@ -338,7 +354,7 @@ class DomainPredictor:
         )
 
     def save(self, directory: str | Path) -> Path:
-        """Export: ``domains.json`` plus each ``ok`` domain's predictor files in ``<domain>/``."""
+        """Export: ``domains.json`` plus each served domain's predictor files in ``<domain>/``."""
         import shutil
 
         from divergence.atomic import atomic_dir

@@ -71,3 +71,7 @@ class InputError(DivergenceError):
         self.row = row
         self.problem = problem
         super().__init__(f"input column {column!r} row {row}: {problem}")
+
+
+class NotPromotedWarning(UserWarning):
+    """The default predictor is a registered version that did not pass the promotion gate."""

@@ -193,9 +193,11 @@ def _write_predictor(pred: Any, dest: Path) -> None:
 
 def domains_card(manifest: dict[str, Any]) -> str:
     """Markdown card of a multi-target export: which domains are served, and why not."""
+    from divergence.domains import SERVED
+
     rows = []
     for e in manifest["domains"]:
-        served = f"`{e['domain']}/`" if e["status"] == "ok" else "–"
+        served = f"`{e['domain']}/`" if e["status"] in SERVED else "–"
         rows.append(
             f"| {e['domain']} | {e.get('category', '')} | {e['status']} | "
             f"{e.get('registered_model') or '–'} | {e.get('version') or '–'} | "

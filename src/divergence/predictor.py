@@ -22,6 +22,7 @@ URI, or an exported directory.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,13 @@ import xgboost as xgb
 
 from divergence.columns import column_scale, scale_table
 from divergence.conformal import ConformalIntervals
-from divergence.errors import DivergenceError, InputError, SourceError, UnknownModelError
+from divergence.errors import (
+    DivergenceError,
+    InputError,
+    NotPromotedWarning,
+    SourceError,
+    UnknownModelError,
+)
 from divergence.model import UtilityRegressor
 
 OUTPUT_COLUMNS = [
@@ -122,10 +129,19 @@ class Predictor:
     ----------
     directory : path
         A directory written by :func:`save_predictor_files`.
+
+    Attributes
+    ----------
+    model_uri : str or None
+        The registry URI it was loaded from by the default :func:`load_predictor`.
+    promoted : bool or None
+        Whether that version holds ``@champion`` (None: loaded by explicit URI or path).
     """
 
     main: UtilityRegressor
     bench: UtilityRegressor
+    model_uri: str | None = None
+    promoted: bool | None = None
 
     def __init__(self, directory: str | Path) -> None:
         d = Path(directory)
@@ -501,8 +517,10 @@ def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = Non
     Parameters
     ----------
     uri : str or path, optional
-        ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` (default
-        ``models:/divergence-utility@champion``) or an exported directory.
+        ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` or an exported
+        directory. Default: ``models:/divergence-utility@champion``; when no version has
+        passed the promotion gate, the newest version, with a
+        :class:`~divergence.errors.NotPromotedWarning` (``promoted`` is then False).
     tracking_uri : str, optional
         Defaults to :func:`divergence.config.default_tracking_uri` (local SQLite store).
 
@@ -516,7 +534,22 @@ def load_predictor(uri: str | Path | None = None, tracking_uri: str | None = Non
     store with artifacts on the disk it does not import MLflow (seconds of start-up).
     """
     if uri is None:
-        uri = "models:/divergence-utility@champion"
+        from divergence.config import default_tracking_uri
+        from divergence.registry import serving_directory
+
+        d, served, promoted = serving_directory(
+            "divergence-utility", tracking_uri or default_tracking_uri()
+        )
+        if not promoted:
+            warnings.warn(
+                f"divergence-utility has no @champion (no version passed the promotion "
+                f"gate); serving {served}, not promoted (see its gate.* tags)",
+                NotPromotedWarning,
+                stacklevel=2,
+            )
+        pred = Predictor(d)
+        pred.model_uri, pred.promoted = served, promoted
+        return pred
     p = Path(str(uri))
     if not str(uri).startswith("models:/"):
         if not p.is_dir():

@@ -13,14 +13,14 @@ class DomainPyfunc(PythonModel):
     """Pyfunc around :class:`divergence.domains.DomainPredictor` (wide output)."""
 
     def load_context(self, context) -> None:
-        from divergence.domains import DomainPredictor, _read_manifest
+        from divergence.domains import SERVED, DomainPredictor, _read_manifest
         from divergence.predictor import load_predictor
 
         manifest = _read_manifest(Path(context.artifacts["domains_json"]))
         preds = {
             e["domain"]: load_predictor(e["model_uri"])
             for e in manifest["domains"]
-            if e["status"] == "ok"
+            if e["status"] in SERVED
         }
         self.predictor = DomainPredictor(manifest, preds)
 

@@ -256,6 +256,42 @@ def model_directory(uri: str, tracking_uri: str) -> Path:
     return art
 
 
+def newest_version(client: Any, name: str) -> str | None:
+    """Highest version number of a registered model, or None (no such model)."""
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except Exception:  # no such model
+        return None
+    return str(max(int(v.version) for v in versions)) if versions else None
+
+
+def serving_directory(name: str, tracking_uri: str) -> tuple[Path, str, bool]:
+    """Predictor files of ``@champion``, else of the newest version (not promoted).
+
+    Returns
+    -------
+    (directory, uri, promoted)
+
+    Raises
+    ------
+    DivergenceError
+        No such registered model (or an unreachable store).
+    """
+    uri = f"models:/{name}@{CHAMPION}"
+    try:
+        return model_directory(uri, tracking_uri), uri, True
+    except DivergenceError as exc:
+        if "alias" not in str(exc).lower():
+            raise
+        from mlflow import MlflowClient
+
+        newest = newest_version(MlflowClient(tracking_uri=tracking_uri), name)
+        if newest is None:
+            raise
+    uri = f"models:/{name}/{newest}"
+    return model_directory(uri, tracking_uri), uri, False
+
+
 def champion_version(client: Any, name: str) -> str | None:
     """Version number holding alias ``champion``, or None (no model or no alias)."""
     from mlflow.exceptions import MlflowException

@@ -292,7 +292,7 @@ def domain_table(results: list[dict[str, Any]]) -> pd.DataFrame:
 
     Columns: domain, category, n_rated, status, ours_rmse (+ ``_lo``/``_hi``), best_baseline,
     baseline_rmse, diff_rmse (+ ``_lo``/``_hi``: paired bootstrap ours − best baseline),
-    ours_spearman (+ CI), coverage_90, champion.
+    ours_spearman (+ CI), coverage_90, champion, version.
     """
     rows = []
     for r in results:
@@ -338,6 +338,7 @@ def domain_table(results: list[dict[str, Any]]) -> pd.DataFrame:
                 }
             )
         row["champion"] = r.get("champion")
+        row["version"] = r.get("version")  # the registered version this sweep trained
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -541,11 +542,11 @@ def sweep(
         mlflow.log_artifact(str(out / "domains_walkforward.md"))
         manifest = None
         if register and ((k, n) == (1, 1) or collect):
-            from divergence.domains import build_manifest, register_manifest
+            from divergence.domains import SERVED, build_manifest, register_manifest
 
             manifest = build_manifest(targets, results, sha)
             manifest["domains_model"] = register_manifest(manifest)
-            if any(d["status"] == "ok" for d in manifest["domains"]):
+            if any(d["status"] in SERVED for d in manifest["domains"]):
                 try:
                     _domain_report(manifest, tables, out)
                 except Exception as exc:  # the models are registered: report, do not fail
@@ -573,13 +574,13 @@ def _domain_report(manifest: dict[str, Any], tables: dict[str, pd.DataFrame], ou
     import mlflow
 
     from divergence.domain_report import write_domain_report
-    from divergence.domains import DomainPredictor
+    from divergence.domains import SERVED, DomainPredictor
     from divergence.predictor import load_predictor
 
     preds = {
         d["domain"]: load_predictor(d["model_uri"], mlflow.get_tracking_uri())
         for d in manifest["domains"]
-        if d["status"] == "ok"
+        if d["status"] in SERVED
     }
     rep = write_domain_report(DomainPredictor(manifest, preds), tables, out)
     for path in rep["paths"].values():

@@ -95,6 +95,8 @@ def _profile_long(prof: pd.DataFrame) -> pd.DataFrame:
 
 def section_html(res: dict[str, Any], dp: Any, img: Any, table: Any) -> str:
     """The section's HTML (``img``/``table``: the report's figure and table helpers)."""
+    from divergence.domains import SERVED
+
     if not res:
         why = (
             "no domain has a served model (see the sweep's domain table)"
@@ -107,7 +109,7 @@ def section_html(res: dict[str, Any], dp: Any, img: Any, table: Any) -> str:
             "report.</p>"
         )
     status = dp.status
-    unserved = status[status["status"] != "ok"]
+    unserved = status[~status["status"].isin(SERVED)]
     skipped = (
         "Domains not predicted (never from noise): "
         + "; ".join(
