@@ -280,3 +280,24 @@ def test_domain_export_loads_from_its_directory_and_matches(tmp_path, monkeypatc
         assert wide.loc[0, f"lower_90_{d}"] == single["lower_90"]
         assert wide.loc[0, f"benchmark_implied_{d}"] == single["benchmark_implied"]
     assert np.isnan(wide.loc[0, "predicted_thin"])
+
+
+def test_each_target_logs_into_its_own_experiment(tmp_path, monkeypatch):
+    """One process, two targets in a row (a sweep worker): each in ``divergence/<name>``."""
+    import mlflow
+
+    from divergence import runs
+    from divergence.experiment import load_experiment
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.chdir(tmp_path)
+    for name in ["sw-a", "sw-b"]:
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(yaml.safe_dump({**SMALL, "name": name}))
+        runs.setup(load_experiment(cfg))
+        with mlflow.start_run() as run:
+            pass
+        got = mlflow.get_experiment(run.info.experiment_id).name
+        assert got == f"divergence/{name}", got

@@ -148,6 +148,12 @@ def _mark_experiment(client: Any, experiment_id: str, exp: Experiment, uri: str)
                     raise
 
 
+_SET_HERE: set[str] = set()
+"""Experiment ids :func:`setup` activated in this process. ``mlflow.set_experiment`` also
+exports ``MLFLOW_EXPERIMENT_ID``; without this, a sweep worker's second target would take
+the first target's id for a caller's choice and log into that experiment."""
+
+
 def setup(exp: Experiment) -> str | None:
     """Point MLflow at the tracking store and the experiment ``divergence/<name>``.
 
@@ -167,6 +173,8 @@ def setup(exp: Experiment) -> str | None:
     client = MlflowClient()
     launcher = os.environ.get("MLFLOW_RUN_ID")
     chosen = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    if chosen in _SET_HERE:  # set_experiment exports the id: our own earlier choice
+        chosen = None
     if launcher:
         chosen = client.get_run(launcher).info.experiment_id
     if chosen and client.get_experiment(chosen).name != "Default":
@@ -178,6 +186,7 @@ def setup(exp: Experiment) -> str | None:
     # When a concurrent worker creates the experiment first, MLflow returns it without
     # activating it (runs would land in "Default"): activate it by id.
     mlflow.set_experiment(experiment_id=found.experiment_id)
+    _SET_HERE.add(str(found.experiment_id))
     _mark_experiment(client, found.experiment_id, exp, uri)
     return launcher
 
