@@ -132,3 +132,34 @@ def test_train_on_a_finished_evaluate_run_gives_the_registered_model(
     pd.testing.assert_frame_equal(
         Predictor(d).predict_models(ids), registered.predict_models(ids), check_exact=True
     )
+
+
+def test_a_training_reads_back_from_its_train_run(trained) -> None:
+    """``train.load``: the registered model, its card and gate decision, from the run alone."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from divergence.errors import DivergenceError
+    from divergence.predictor import load_predictor
+    from divergence.stages import train as train_stage
+
+    uri = trained["tracking_uri"]
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        client = MlflowClient(uri)
+        exp = client.get_experiment_by_name("divergence/test-small")
+        (run,) = client.search_runs([exp.experiment_id], f"tags.`{STAGE_TAG}` = 'train'")
+        back = train_stage.load(run.info.run_id)
+        (ev_run,) = client.search_runs([exp.experiment_id], f"tags.`{STAGE_TAG}` = 'evaluate'")
+        with pytest.raises(DivergenceError, match="not a finished `train` run"):
+            train_stage.load(ev_run.info.run_id)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    registered = load_predictor(trained["model_uri"], tracking_uri=uri)
+    assert back.name == "divergence-utility" and back.version == "1"
+    assert back.champion in (True, False) and back.champion_reason
+    assert back.card == registered.card and back.intervals == registered.intervals
+    ids = list(back.features.index[-20:])
+    X = back.features.loc[ids, registered.main.feature_names_in_]
+    np.testing.assert_array_equal(back.main.predict(X), registered.main.predict(X))

@@ -24,6 +24,7 @@ from divergence.registry import WALKFORWARD_ARTIFACT, model_name, promote
 from divergence.stages.evaluate import EvaluationResult
 from divergence.stages.shell import (
     INPUTS_TAG,
+    STAGE_TAG,
     ci,
     git_commit,
     headline_metrics,
@@ -34,6 +35,9 @@ from divergence.stages.shell import (
     rename_run,
     set_stage,
 )
+
+MODEL_URI_TAG = "divergence.model_uri"
+"""Tag of a ``train`` run: the URI of the pyfunc model it logged."""
 
 
 @dataclass
@@ -188,6 +192,7 @@ def log(
     active = mlflow.active_run()
     res.run_id = active.info.run_id if active is not None else None
     res.model_uri = info.model_uri
+    mlflow.set_tag(MODEL_URI_TAG, info.model_uri)  # what :func:`load` reads back
     if register:
         res.version = str(info.registered_model_version)
         res.gate = promote(
@@ -212,6 +217,59 @@ def log(
         )
     note(_train_note(p, res, evaluation))
     rename_run(res.title(p.exp.name))
+
+
+def load(run_id: str) -> TrainResult:
+    """The :class:`TrainResult` of a finished ``train`` run (its logged model read back).
+
+    Raises
+    ------
+    DivergenceError
+        Not a finished ``train`` run, or its model cannot be read.
+    """
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from divergence.errors import DivergenceError
+    from divergence.predictor import Predictor
+
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException as exc:
+        raise DivergenceError(f"run {run_id}: {str(exc).splitlines()[0]}") from None
+    tags = run.data.tags
+    if tags.get(STAGE_TAG) != "train" or run.info.status != "FINISHED":
+        raise DivergenceError(
+            f"run {run_id}: not a finished `train` run (stage {tags.get(STAGE_TAG, 'none')}, "
+            f"status {run.info.status})"
+        )
+    uri = tags.get(MODEL_URI_TAG)
+    if not uri:
+        raise DivergenceError(f"run {run_id}: no logged model (tag {MODEL_URI_TAG})")
+    with tempfile.TemporaryDirectory() as td:
+        import mlflow
+
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=td))
+        pred = Predictor(local / "artifacts" if (local / "artifacts").is_dir() else local)
+        features = pd.read_csv(pred.directory / "features.csv.gz", dtype={"model_id": str})
+    version = tags.get("registered_version")
+    decision = tags.get("gate.decision")
+    return TrainResult(
+        main=pred.main,
+        bench=pred.bench,
+        intervals=dict(pred.intervals),
+        card=dict(pred.card),
+        features=features.set_index("model_id"),
+        name=str(pred.card.get("registered_model", "")),
+        run_id=run_id,
+        model_uri=uri,
+        version=version,
+        champion=None if decision is None else decision == "promoted",
+        champion_reason=tags.get("champion_decision", ""),
+    )
 
 
 def step(
