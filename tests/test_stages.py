@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,13 +91,26 @@ def test_an_evaluation_reads_back_exactly_from_its_run(trained, tmp_path: Path) 
 
 
 @pytest.mark.slow
+@contextmanager
+def _trained_store(trained: dict) -> Iterator[tuple[Any, str]]:
+    """MLflow pointed at the session's trained store: (client, id of its experiment)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(trained["tracking_uri"])
+    try:
+        client = MlflowClient(trained["tracking_uri"])
+        yield client, client.get_experiment_by_name("divergence/test-small").experiment_id
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
 def test_train_on_a_finished_evaluate_run_gives_the_registered_model(
     trained, snapshot, tmp_path: Path
 ) -> None:
     """The session's model was trained on its in-memory evaluation; refit from the
     evaluation stored on its ``evaluate`` run: the same predictions, bit for bit."""
-    import mlflow
-    from mlflow import MlflowClient
 
     from divergence.experiment import load_experiment
     from divergence.pipeline import prepare
@@ -102,17 +118,9 @@ def test_train_on_a_finished_evaluate_run_gives_the_registered_model(
     from divergence.stages import train as train_stage
 
     uri = trained["tracking_uri"]
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        client = MlflowClient(uri)
-        exp = client.get_experiment_by_name("divergence/test-small")
-        (ev_run,) = client.search_runs(
-            [exp.experiment_id], f"tags.`{STAGE_TAG}` = 'evaluate'", max_results=2
-        )
+    with _trained_store(trained) as (client, exp_id):
+        (ev_run,) = client.search_runs([exp_id], f"tags.`{STAGE_TAG}` = 'evaluate'", max_results=2)
         evaluation = evaluate_stage.load(ev_run.info.run_id)
-    finally:
-        mlflow.set_tracking_uri(previous)
     p = prepare(load_experiment(SMALL), snapshot)
     res = train_stage.train(p, evaluation.params, evaluation)
     registered = load_predictor(trained["model_uri"], tracking_uri=uri)
@@ -136,26 +144,18 @@ def test_train_on_a_finished_evaluate_run_gives_the_registered_model(
 
 def test_a_training_reads_back_from_its_train_run(trained) -> None:
     """``train.load``: the registered model, its card and gate decision, from the run alone."""
-    import mlflow
-    from mlflow import MlflowClient
 
     from divergence.errors import DivergenceError
     from divergence.predictor import load_predictor
     from divergence.stages import train as train_stage
 
     uri = trained["tracking_uri"]
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        client = MlflowClient(uri)
-        exp = client.get_experiment_by_name("divergence/test-small")
-        (run,) = client.search_runs([exp.experiment_id], f"tags.`{STAGE_TAG}` = 'train'")
+    with _trained_store(trained) as (client, exp_id):
+        (run,) = client.search_runs([exp_id], f"tags.`{STAGE_TAG}` = 'train'")
         back = train_stage.load(run.info.run_id)
-        (ev_run,) = client.search_runs([exp.experiment_id], f"tags.`{STAGE_TAG}` = 'evaluate'")
+        (ev_run,) = client.search_runs([exp_id], f"tags.`{STAGE_TAG}` = 'evaluate'")
         with pytest.raises(DivergenceError, match="not a finished `train` run"):
             train_stage.load(ev_run.info.run_id)
-    finally:
-        mlflow.set_tracking_uri(previous)
     registered = load_predictor(trained["model_uri"], tracking_uri=uri)
     assert back.name == "divergence-utility" and back.version == "1"
     assert back.champion in (True, False) and back.champion_reason

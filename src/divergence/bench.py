@@ -424,20 +424,17 @@ def _model_to_load(tracking_uri: str, name: str) -> tuple[str | None, str]:
     """URI of the champion, else the newest registered version (with a note)."""
     from mlflow import MlflowClient
 
+    from divergence.registry import newest_version
+
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
         client.get_model_version_by_alias(name, "champion")
         return None, f"models:/{name}@champion"
     except Exception:  # no alias / no model: fall through
         pass
-    versions: list[Any]
-    try:
-        versions = client.search_model_versions(f"name = '{name}'")
-    except Exception:
-        versions = []
-    if not versions:
+    v = newest_version(client, name)
+    if v is None:
         return "", "no registered model"
-    v = max(int(m.version) for m in versions)
     return f"models:/{name}/{v}", f"no champion alias (not promoted); loaded version {v}"
 
 

@@ -19,8 +19,8 @@ version that serves it, or why none does:
 :func:`load_domain_predictor` (also ``divergence.load_predictor(targets="all")``) loads it;
 :meth:`DomainPredictor.predict` returns a wide frame with ``predicted_<domain>``,
 ``lower_80_<domain>`` … ``upper_90_<domain>`` and ``benchmark_implied_<domain>`` (NaN for
-domains that are not served, i.e. not in :data:`SERVED`); ``long=True`` gives one row per (model, domain) with a
-``domain_status`` column.
+domains that are not served, i.e. not in :data:`SERVED`); ``long=True`` gives one row per
+(model, domain) with a ``domain_status`` column.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def build_manifest(
 def register_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     """Log the manifest as a pyfunc, register it as :data:`DOMAINS_MODEL`, alias ``champion``.
 
-    Needs an active MLflow run. The alias moves when at least one domain is served (:data:`SERVED`).
+    Needs an active MLflow run. The alias moves when at least one domain is served
+    (:data:`SERVED`).
     """
     import mlflow
     from mlflow import MlflowClient

@@ -300,18 +300,17 @@ def save_result(frames: dict[str, pd.DataFrame], values: dict[str, Any]) -> None
         mlflow.log_artifacts(td, artifact_path=RESULT_DIR)
 
 
-def load_result(run_id: str, stage: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """The frames and values :func:`save_result` stored on a finished ``stage`` run.
+def finished_stage_run(run_id: str, stage: str) -> Any:
+    """The MLflow run ``run_id``, checked to be a finished run of ``stage``.
 
     Raises
     ------
     DivergenceError
-        The run is not a finished run of ``stage``, or holds no stored result.
+        Unknown run, or not a finished run of ``stage``.
     """
     import os
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -326,6 +325,23 @@ def load_result(run_id: str, stage: str) -> tuple[dict[str, pd.DataFrame], dict[
             f"run {run_id}: not a finished `{stage}` run (stage "
             f"{run.data.tags.get(STAGE_TAG, 'none')}, status {run.info.status})"
         )
+    return run
+
+
+def load_result(run_id: str, stage: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The frames and values :func:`save_result` stored on a finished ``stage`` run.
+
+    Raises
+    ------
+    DivergenceError
+        The run is not a finished run of ``stage``, or holds no stored result.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from divergence.errors import DivergenceError
+
+    finished_stage_run(run_id, stage)
     with tempfile.TemporaryDirectory() as td:
         try:
             local = Path(

@@ -24,8 +24,8 @@ from divergence.registry import WALKFORWARD_ARTIFACT, model_name, promote
 from divergence.stages.evaluate import EvaluationResult
 from divergence.stages.shell import (
     INPUTS_TAG,
-    STAGE_TAG,
     ci,
+    finished_stage_run,
     git_commit,
     headline_metrics,
     inputs_key,
@@ -227,34 +227,18 @@ def load(run_id: str) -> TrainResult:
     DivergenceError
         Not a finished ``train`` run, or its model cannot be read.
     """
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    import mlflow
 
     from divergence.errors import DivergenceError
     from divergence.predictor import Predictor
+    from divergence.registry import model_directory
 
-    try:
-        run = MlflowClient().get_run(run_id)
-    except MlflowException as exc:
-        raise DivergenceError(f"run {run_id}: {str(exc).splitlines()[0]}") from None
-    tags = run.data.tags
-    if tags.get(STAGE_TAG) != "train" or run.info.status != "FINISHED":
-        raise DivergenceError(
-            f"run {run_id}: not a finished `train` run (stage {tags.get(STAGE_TAG, 'none')}, "
-            f"status {run.info.status})"
-        )
+    tags = finished_stage_run(run_id, "train").data.tags
     uri = tags.get(MODEL_URI_TAG)
     if not uri:
         raise DivergenceError(f"run {run_id}: no logged model (tag {MODEL_URI_TAG})")
-    with tempfile.TemporaryDirectory() as td:
-        import mlflow
-
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=td))
-        pred = Predictor(local / "artifacts" if (local / "artifacts").is_dir() else local)
-        features = pd.read_csv(pred.directory / "features.csv.gz", dtype={"model_id": str})
+    pred = Predictor(model_directory(uri, mlflow.get_tracking_uri()))
+    features = pd.read_csv(pred.directory / "features.csv.gz", dtype={"model_id": str})
     version = tags.get("registered_version")
     decision = tags.get("gate.decision")
     return TrainResult(
