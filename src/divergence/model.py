@@ -43,43 +43,15 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from divergence.columns import BENCH_PREFIXES, is_benchmark_column  # noqa: F401 (re-export)
-
-FAMILIES: dict[str, list[str]] = {
-    "knowledge": [
-        "*mmlu*",
-        "*gpqa*",
-        "*hle*",
-        "*simpleqa*",
-        "*simple_bench*",
-        "*simplebench*",
-        "*knowledge*",
-        "*eci*",
-        "livebench.data_analysis",
-        "*omniscience*",
-    ],
-    "math": [
-        "*math*",
-        "*aime*",
-        "*frontiermath*",
-        "*otis*",
-        "arcagi.*",
-        "livebench.reasoning",
-        "*reasoning*",
-        "*weirdml*",
-    ],
-    "coding": [
-        "*code*",
-        "*coding*",
-        "*livecodebench*",
-        "*scicode*",
-        "aider.*",
-        "swebench.*",
-        "*swe*",
-    ],
-    "agentic": ["*terminal*", "*tau*", "*metr*", "swebench.bash_only", "*agent*", "*osworld*"],
-    "long_context": ["*lcr*", "*long*", "*fiction*", "*context*"],
-    "instruction": ["*ifbench*", "*ifeval*", "*instruction*", "*if_*"],
-}
+from divergence.inference import (  # noqa: F401 (FORMAT_VERSION re-exported)
+    _FITTED,
+    FAMILIES,
+    FORMAT_VERSION,
+    FittedTransforms,
+    _source_of,
+    read_state,
+    set_fitted,
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -142,10 +114,6 @@ def _float_frame(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray] | None:
 _TRANSFORMS: dict[tuple, tuple[dict[str, Any], np.ndarray]] = {}
 """Recently fitted transforms (:meth:`UtilityRegressor._fit_transforms`), by input hash."""
 _TRANSFORM_CACHE_SIZE = 8
-
-
-def _source_of(col: str) -> str:
-    return col.split(".", 1)[0]
 
 
 BASES = ("latent", "factor", "linear", "ridge", "none")
@@ -234,29 +202,7 @@ def _ridge_nonneg(A: np.ndarray, y: np.ndarray, pen: np.ndarray, nonneg: np.ndar
         free[cand[np.argmin(beta[cand])]] = False
 
 
-FORMAT_VERSION = 2
-"""Version of the JSON written by :meth:`UtilityRegressor.save`."""
-
-_FITTED = (
-    "input_columns_",
-    "bench_columns_",
-    "bench_mean_",
-    "bench_std_",
-    "loadings_",
-    "families_",
-    "sources_",
-    "engineered_columns_",
-    "base_columns_",
-    "base_fill_",
-    "base_indicators_",
-    "base_mu_",
-    "base_sd_",
-    "intercept_",
-    "coef_",
-)
-
-
-class UtilityRegressor(RegressorMixin, BaseEstimator):
+class UtilityRegressor(FittedTransforms, RegressorMixin, BaseEstimator):
     """Predict an arena rating from a model-level feature frame.
 
     Parameters
@@ -384,78 +330,6 @@ reg_lambda, reg_alpha
         tags.input_tags.allow_nan = True
         return tags
 
-    # ---- engineered features -------------------------------------------------
-    def _layout(self) -> dict[str, Any]:
-        """Index arrays derived from the fitted attributes (cached: predict runs per row)."""
-        key = (id(self.loadings_), id(self.base_columns_), id(self.input_columns_))
-        cache = self.__dict__.get("_layout_cache")
-        if cache is not None and cache[0] == key:
-            return cache[1]
-        bench = self.bench_columns_
-        pos = {c: i for i, c in enumerate(bench)}
-        where = {c: i for i, c in enumerate(self.engineered_columns_)}
-        lay = {
-            "n_bench": len(bench),
-            "load": np.asarray(self.loadings_, dtype="float64").reshape(len(bench), -1),
-            "families": [  # FAMILIES order (a JSON round trip sorts the dict's keys)
-                np.array([pos[c] for c in self.families_[f]], dtype=np.intp)
-                for f in FAMILIES
-                if f in self.families_
-            ],
-            "sources": [
-                np.array([i for i, c in enumerate(bench) if _source_of(c) == s], dtype=np.intp)
-                for s in self.sources_
-            ],
-            "base_idx": np.array([where[c] for c in self.base_columns_], dtype=np.intp),
-            "ind_idx": np.array(
-                [self.base_columns_.index(c) for c in self.base_indicators_], dtype=np.intp
-            ),
-        }
-        self.__dict__["_layout_cache"] = (key, lay)
-        return lay
-
-    def _engineered_names(self, k: int) -> list[str]:
-        other = self.input_columns_[len(self.bench_columns_) :]
-        extra = [f"eng.factor_{j + 1}" for j in range(1, k)]
-        fams = [f"eng.family_{f}" for f in FAMILIES if f in self.families_]
-        has = [f"eng.has_{s}" for s in self.sources_]
-        return [
-            *self.bench_columns_,
-            *other,
-            "eng.general_factor",
-            *extra,
-            *fams,
-            "eng.coverage",
-            *has,
-        ]
-
-    def _engineer_matrix(self, A: np.ndarray) -> np.ndarray:
-        """Engineered matrix from inputs in ``input_columns_`` order (float64, NaN = missing)."""
-        lay = self._layout()
-        nb = lay["n_bench"]
-        z = (np.ascontiguousarray(A[:, :nb]) - self.bench_mean_) / self.bench_std_
-        obs = ~np.isnan(z)
-        zf = np.where(obs, z, 0.0)
-        V = lay["load"]
-        k = V.shape[1]
-        cols = [z, A[:, nb:]]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if k == 1:  # least-squares projection on the observed loadings
-                den = obs.astype(float) @ (V[:, 0] ** 2)
-                cols.append(np.where(den > 1e-9, (zf @ V[:, 0]) / den, np.nan)[:, None])
-            else:  # lightly ridged projection (rows with few scores are ill-posed)
-                G = obs.astype(float) @ (V[:, :, None] * V[:, None, :]).reshape(nb, k * k)
-                G = G.reshape(-1, k, k) + 0.05 * np.eye(k)
-                s = np.linalg.solve(G, (zf @ V)[:, :, None])[:, :, 0]
-                s[~obs.any(axis=1)] = np.nan
-                cols.append(s)
-            for idx in lay["families"]:  # nan-mean of the family's observed scores
-                cols.append((zf[:, idx].sum(axis=1) / obs[:, idx].sum(axis=1))[:, None])
-        cols.append(obs.sum(axis=1).astype(float)[:, None])
-        for idx in lay["sources"]:
-            cols.append(obs[:, idx].any(axis=1).astype(float)[:, None])
-        return np.hstack(cols)
-
     def _input_matrix(self, X: Any) -> np.ndarray:
         """``X`` as a float64 matrix in ``input_columns_`` order (validated like sklearn)."""
         check_is_fitted(self, "booster_")
@@ -470,14 +344,6 @@ reg_lambda, reg_alpha
         A = self._input_matrix(X)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(self._engineer_matrix(A), index=index, columns=self.engineered_columns_)
-
-    def _margin_array(self, E: np.ndarray) -> np.ndarray:
-        if not self.base_columns_:
-            return np.full(len(E), self.intercept_, dtype="float64")
-        M = E[:, self._layout()["base_idx"]]
-        miss = np.isnan(M)
-        D = np.hstack([np.where(miss, self.base_fill_, M), miss[:, self._layout()["ind_idx"]]])
-        return self.intercept_ + ((D - self.base_mu_) / self.base_sd_) @ self.coef_
 
     def fit(self, X: Any, y: Any) -> UtilityRegressor:
         """Fit transforms, base margin and boosted trees on training rows.
@@ -680,13 +546,10 @@ reg_lambda, reg_alpha
         The fast path behind :meth:`predict` (no pandas): NaN = missing.
         """
         check_is_fitted(self, "booster_")
-        A = np.asarray(A, dtype="float64")
-        n_cols = len(self.input_columns_)
-        if A.ndim != 2 or A.shape[1] != n_cols:
-            raise ValueError(f"expected a 2-d matrix with {n_cols} columns, got shape {A.shape}")
-        E = self._engineer_matrix(A)
-        margin = self._margin_array(E)
-        if self.booster_ is None or len(E) == 0:
+        return super().predict_matrix(A)
+
+    def _predict_trees(self, E: np.ndarray, margin: np.ndarray) -> np.ndarray:
+        if self.booster_ is None:
             return margin
         out = self.booster_.inplace_predict(E, base_margin=margin, missing=np.nan)
         return np.asarray(out, dtype="float64")
@@ -694,11 +557,6 @@ reg_lambda, reg_alpha
     def base_predict(self, X: Any) -> np.ndarray:
         """The linear base margin alone (the extrapolating part)."""
         return self._margin_array(self._engineer_matrix(self._input_matrix(X)))
-
-    def evidence_matrix(self, A: np.ndarray) -> np.ndarray:
-        """Number of observed benchmark inputs per row of an ``input_columns_`` matrix."""
-        nb = len(self.bench_columns_)
-        return (~np.isnan(np.asarray(A, dtype="float64")[:, :nb])).sum(axis=1)
 
     def evidence(self, X: Any) -> np.ndarray:
         """Number of observed (used) benchmark inputs per row: what an interval conditions on."""
@@ -741,26 +599,10 @@ reg_lambda, reg_alpha
             If the file is of another format version (retrain and re-save).
         """
         d = Path(directory)
-        meta = json.loads((d / f"{prefix}.json").read_text())
-        if meta.get("format") != FORMAT_VERSION:
-            raise ValueError(
-                f"{d / (prefix + '.json')}: model format {meta.get('format', 1)}, this version "
-                f"reads format {FORMAT_VERSION} (retrain the model)"
-            )
+        meta = read_state(d, prefix)
         est = cls(**meta["params"])
-        f = meta["fitted"]
-        for a in _FITTED:
-            v = f[a]
-            est.__dict__[a] = np.asarray(v, dtype="float64") if a in _ARRAYS else v
-        est.loadings_ = est.loadings_.reshape(len(est.bench_columns_), -1)
-        est.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
-        est.n_features_in_ = len(est.feature_names_in_)
+        set_fitted(est, meta)
         est.booster_ = None
         if int(est.n_estimators) > 0:
             est.booster_ = xgb.Booster(model_file=str(d / f"{prefix}.ubj"))
         return est
-
-
-_ARRAYS = frozenset(
-    {"bench_mean_", "bench_std_", "loadings_", "base_fill_", "base_mu_", "base_sd_", "coef_"}
-)

@@ -25,11 +25,10 @@ import json
 import warnings
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
 from divergence.columns import column_scale, scale_table
 from divergence.conformal import ConformalIntervals
@@ -40,7 +39,10 @@ from divergence.errors import (
     SourceError,
     UnknownModelError,
 )
-from divergence.model import UtilityRegressor
+from divergence.inference import ServingModel
+
+if TYPE_CHECKING:
+    from divergence.model import UtilityRegressor
 
 OUTPUT_COLUMNS = [
     "predicted_utility",
@@ -132,14 +134,19 @@ class Predictor:
 
     Attributes
     ----------
+    main, bench : divergence.inference.ServingModel
+        The utility model and the benchmarks-only model, loaded for prediction only
+        (no scikit-learn or xgboost import until a batch exceeds
+        :data:`divergence.inference.SMALL_BATCH` rows);
+        :meth:`divergence.model.UtilityRegressor.load` reads the same files as estimators.
     model_uri : str or None
         The registry URI it was loaded from by the default :func:`load_predictor`.
     promoted : bool or None
         Whether that version holds ``@champion`` (None: loaded by explicit URI or path).
     """
 
-    main: UtilityRegressor
-    bench: UtilityRegressor
+    main: ServingModel
+    bench: ServingModel
     model_uri: str | None = None
     promoted: bool | None = None
 
@@ -173,7 +180,7 @@ class Predictor:
         self.directory = d
         for prefix in ("main", "bench"):
             try:
-                model = UtilityRegressor.load(d, prefix)
+                model = ServingModel(d, prefix)
             except (
                 OSError,
                 ValueError,
@@ -182,7 +189,6 @@ class Predictor:
                 AttributeError,
                 IndexError,
                 RecursionError,
-                xgb.core.XGBoostError,
             ) as exc:
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise DivergenceError(
@@ -316,7 +322,7 @@ class Predictor:
         raise InputError(c, i + 1, f"value {v:g} outside the column's scale {rng}")
 
     @staticmethod
-    def _columns_for(model: UtilityRegressor, cols: list[str], block: np.ndarray) -> np.ndarray:
+    def _columns_for(model: ServingModel, cols: list[str], block: np.ndarray) -> np.ndarray:
         """The model's input matrix from the validated columns (absent ones = NaN)."""
         pos = {c: j for j, c in enumerate(cols)}
         names = model.input_columns_
@@ -349,7 +355,7 @@ class Predictor:
         """
         mats = {} if matrices is None else matrices
 
-        def inputs(model: UtilityRegressor) -> np.ndarray:
+        def inputs(model: ServingModel) -> np.ndarray:
             key = tuple(model.input_columns_)
             if key not in mats:
                 mats[key] = self._columns_for(model, cols, block)

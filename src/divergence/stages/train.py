@@ -242,8 +242,8 @@ def load(run_id: str) -> TrainResult:
     version = tags.get("registered_version")
     decision = tags.get("gate.decision")
     return TrainResult(
-        main=pred.main,
-        bench=pred.bench,
+        main=UtilityRegressor.load(pred.directory, "main"),
+        bench=UtilityRegressor.load(pred.directory, "bench"),
         intervals=dict(pred.intervals),
         card=dict(pred.card),
         features=features.set_index("model_id"),
