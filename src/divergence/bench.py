@@ -14,7 +14,10 @@
   ``load_dir_s`` is the same from an exported directory;
 - ``predict_1row_p50_ms`` / ``predict_1row_p99_ms``: single-row ``Predictor.predict``
   latency over real feature rows; ``predict_100k_s``: one 100,000-row batch made by
-  repeating the real rows (median of 3);
+  repeating the real rows (median of 3; ``serve_detail.predict_100k_first_s`` is the
+  first, which imports xgboost: smaller batches are scored without it, see
+  :mod:`divergence.inference`); ``serve_detail.predict_100k_all_cores_s``: the same batch
+  with ``OMP_NUM_THREADS`` = the CPU count (when the bench runs with fewer threads);
 - ``sweep_s`` / ``sweep_peak_rss_mb``: ``divergence sweep`` over every target config
   (``--quick``: two targets, quick settings; ``--no-sweep`` skips it) with
   ``--sweep-workers`` processes;
@@ -174,7 +177,11 @@ def _big(predict, frame, repeats: int) -> dict[str, Any]:
         t = time.perf_counter()
         predict(frame)
         runs.append(time.perf_counter() - t)
-    return {"predict_100k_s": sorted(runs)[len(runs) // 2], "predict_100k_runs_s": runs}
+    return {
+        "predict_100k_s": sorted(runs)[len(runs) // 2],
+        "predict_100k_runs_s": runs,
+        "predict_100k_first_s": runs[0] if runs else None,  # includes importing xgboost
+    }
 
 
 # ---- workers (run in fresh processes: ``python -m divergence.bench --worker ...``) ----
@@ -198,9 +205,12 @@ def _worker_serve(args: argparse.Namespace) -> dict[str, Any]:
     feats = feats.drop(columns=["model_id"])[pred.input_columns].astype("float64")
     rows = [feats.iloc[[i % len(feats)]] for i in range(args.calls)]
     res.update(_latency(pred.predict, rows))
+    res["xgboost_imported_after_1row"] = "xgboost" in sys.modules
+    res["sklearn_imported_after_1row"] = "sklearn" in sys.modules
     big = feats.iloc[np.arange(N_BIG) % len(feats)].reset_index(drop=True)
     res.update(_big(pred.predict, big, args.repeats))
     res["n_feature_rows"] = len(feats)
+    res["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
     return res
 
 
@@ -695,6 +705,26 @@ def run_bench(
         else:
             failed.append("serve")
             notes.append(f"serve failed: {s['stderr_tail']}")
+        cores = str(os.cpu_count() or 1)
+        if s["rc"] == 0 and env.get("OMP_NUM_THREADS") != cores:
+            log(f"bench: 100k rows on all {cores} cores")
+            env_all = {**env, "OMP_NUM_THREADS": cores}
+            s2 = _worker(
+                py,
+                "serve",
+                env_all,
+                home,
+                logs,
+                log_name="serve_all_cores",
+                calls=10,
+                repeats=repeats,
+                model_uri=uri or None,
+            )
+            if s2["rc"] == 0:
+                out["serve_detail"]["predict_100k_all_cores_s"] = _last_json(s2["stdout"])[
+                    "predict_100k_s"
+                ]
+                out["serve_detail"]["all_cores"] = int(cores)
         export_dir = home / "models" / "bench-export"  # exports go only below models/
         s = _run(
             [
@@ -829,6 +859,17 @@ def format_table(res: dict[str, Any]) -> str:
         )
     if res.get("load_dir_s") is not None:
         lines.append(f"{'load_dir_s':<22} {_fmt(res['load_dir_s']):>10}")
+    detail = res.get("serve_detail") or {}
+    if detail.get("predict_100k_first_s") is not None:
+        lines.append(
+            f"{'predict_100k_first_s':<22} {_fmt(detail['predict_100k_first_s']):>10}"
+            "  (first batch: imports xgboost)"
+        )
+    if detail.get("predict_100k_all_cores_s") is not None:
+        lines.append(
+            f"{'predict_100k_s, ' + str(detail['all_cores']) + ' cores':<22} "
+            f"{_fmt(detail['predict_100k_all_cores_s']):>10}"
+        )
     if any(res.get(k) is not None for k in DOMAIN_TIMED):
         for k in DOMAIN_TIMED:
             t = targets.get(k)
