@@ -271,23 +271,7 @@ reg_lambda, reg_alpha
         The trees on the residual of the margin (None when ``n_estimators == 0``).
     """
 
-    feature_names_in_: np.ndarray
-    n_features_in_: int
-    input_columns_: list[str]
-    bench_columns_: list[str]
-    bench_mean_: np.ndarray
-    bench_std_: np.ndarray
-    loadings_: np.ndarray
-    families_: dict[str, list[str]]
-    sources_: list[str]
-    engineered_columns_: list[str]
-    base_columns_: list[str]
-    base_fill_: np.ndarray
-    base_indicators_: list[str]
-    base_mu_: np.ndarray
-    base_sd_: np.ndarray
-    intercept_: float
-    coef_: np.ndarray
+    # fitted attribute annotations: inherited from FittedTransforms
     booster_: xgb.Booster | None
 
     def __init__(
