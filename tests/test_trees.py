@@ -106,7 +106,7 @@ def test_read_ubjson_matches_xgboost_json(tmp_path):
     [
         (b"", "truncated"),
         (b"{L\x00\x00\x00\x00\x00\x00\x00\x07lear", "truncated"),
-        (b"[$d#i\x05\x00\x00", "truncated array"),
+        (b"[$d#i\x05\x00\x00", "truncated"),
         (b"[$d]", "typed container without a count"),
         (b"Q", "unknown UBJSON marker"),
         (b"{}}", "trailing bytes"),

@@ -29,6 +29,7 @@ _SCALARS: dict[int, tuple[str, int]] = {  # marker byte -> (numpy dtype, size)
     ord("D"): (">f8", 8),
 }
 _STRUCT = {m: struct.Struct(">" + f) for m, f in zip(_SCALARS, "bBhiqfd", strict=True)}
+_INT64_MARKER, _INT64 = ord("L"), _STRUCT[ord("L")]
 _FLOATS = (ord("d"), ord("D"))
 _NOOP, _STR, _HIGH, _CHAR, _TRUE, _FALSE, _NULL = (ord(c) for c in "NSHCTFZ")
 _OPEN_A, _CLOSE_A, _OPEN_O, _CLOSE_O, _TYPE, _COUNT = (ord(c) for c in "[]{}$#")
@@ -36,120 +37,6 @@ _OPEN_A, _CLOSE_A, _OPEN_O, _CLOSE_O, _TYPE, _COUNT = (ord(c) for c in "[]{}$#")
 
 class UnsupportedModel(ValueError):
     """The model file is valid but uses a feature :class:`TreeEnsemble` does not evaluate."""
-
-
-class _Reader:
-    """Recursive-descent UBJSON reader (the subset xgboost writes, plus the rest of draft 12)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def _marker(self) -> int:
-        data, pos = self.data, self.pos
-        while pos < len(data) and data[pos] == _NOOP:
-            pos += 1
-        if pos >= len(data):
-            raise ValueError(f"truncated at byte {pos}")
-        self.pos = pos + 1
-        return data[pos]
-
-    def _scalar(self, m: int) -> Any:
-        st = _STRUCT[m]
-        if self.pos + st.size > len(self.data):
-            raise ValueError(f"truncated at byte {self.pos}")
-        (v,) = st.unpack_from(self.data, self.pos)
-        self.pos += st.size
-        return v
-
-    def _int(self, m: int) -> int:
-        if m not in _STRUCT or m in _FLOATS:
-            raise ValueError(f"expected an integer marker at byte {self.pos - 1}, got {chr(m)!r}")
-        return int(self._scalar(m))
-
-    def _str(self) -> str:
-        n = self._int(self._marker())
-        end = self.pos + n
-        if n < 0 or end > len(self.data):
-            raise ValueError(f"truncated string at byte {self.pos}")
-        out, self.pos = self.data[self.pos : end].decode("utf-8"), end
-        return out
-
-    def value(self, marker: int | None = None, depth: int = 0) -> Any:
-        if depth > 64:
-            raise ValueError("nested too deeply")
-        m = self._marker() if marker is None else marker
-        if m in _STRUCT:
-            return self._scalar(m)
-        if m == _STR or m == _HIGH:
-            return self._str()
-        if m == _CHAR:
-            self.pos += 1
-            if self.pos > len(self.data):
-                raise ValueError(f"truncated at byte {self.pos}")
-            return chr(self.data[self.pos - 1])
-        if m == _TRUE or m == _FALSE:
-            return m == _TRUE
-        if m == _NULL:
-            return None
-        if m == _OPEN_A:
-            return self._array(depth)
-        if m == _OPEN_O:
-            return self._object(depth)
-        raise ValueError(f"unknown UBJSON marker {chr(m)!r} at byte {self.pos - 1}")
-
-    def _peek(self, m: int) -> bool:
-        if self.pos < len(self.data) and self.data[self.pos] == m:
-            self.pos += 1
-            return True
-        return False
-
-    def _header(self) -> tuple[int | None, int | None]:
-        """Optimised container header: ``$<type>`` and/or ``#<count>``."""
-        kind = count = None
-        if self._peek(_TYPE):
-            kind = self._marker()
-        if self._peek(_COUNT):
-            count = self._int(self._marker())
-            if count < 0:
-                raise ValueError(f"negative count at byte {self.pos}")
-        if kind is not None and count is None:
-            raise ValueError(f"typed container without a count at byte {self.pos}")
-        return kind, count
-
-    def _array(self, depth: int) -> Any:
-        kind, count = self._header()
-        if kind in _SCALARS and count is not None:  # typed numeric array: one block read
-            dtype, size = _SCALARS[kind]
-            end = self.pos + size * count
-            if end > len(self.data):
-                raise ValueError(f"truncated array at byte {self.pos}")
-            out_arr = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.pos)
-            self.pos = end
-            return out_arr
-        out: list[Any] = []
-        if count is not None:
-            for _ in range(count):
-                out.append(self.value(kind, depth + 1))
-            return out
-        while True:
-            m = self._marker()
-            if m == _CLOSE_A:
-                return out
-            out.append(self.value(m, depth + 1))
-
-    def _object(self, depth: int) -> dict[str, Any]:
-        kind, count = self._header()
-        out: dict[str, Any] = {}
-        if count is not None:
-            for _ in range(count):
-                key = self._str()
-                out[key] = self.value(kind, depth + 1)
-            return out
-        while True:
-            if self._peek(_CLOSE_O):
-                return out
-            key = self._str()
-            out[key] = self.value(None, depth + 1)
 
 
 def read_ubjson(data: bytes) -> Any:
@@ -160,18 +47,128 @@ def read_ubjson(data: bytes) -> Any:
     ValueError
         On malformed or truncated input, or trailing bytes.
     """
-    r = _Reader(data)
+    size = len(data)
+    pos = 0  # the read position, shared by the nested functions below
+
+    def need(n: int) -> None:
+        if n < 0 or pos + n > size:
+            raise ValueError(f"truncated at byte {pos}")
+
+    def marker() -> int:
+        nonlocal pos
+        while pos < size and data[pos] == _NOOP:
+            pos += 1
+        need(1)
+        pos += 1
+        return data[pos - 1]
+
+    def scalar(m: int) -> Any:
+        nonlocal pos
+        st = _STRUCT[m]
+        need(st.size)
+        (v,) = st.unpack_from(data, pos)
+        pos += st.size
+        return v
+
+    def integer() -> int:
+        m = marker()
+        if m not in _STRUCT or m in _FLOATS:
+            raise ValueError(f"expected an integer marker at byte {pos - 1}, got {chr(m)!r}")
+        return int(scalar(m))
+
+    def string() -> str:
+        nonlocal pos
+        if pos + 9 <= size and data[pos] == _INT64_MARKER:  # xgboost's length prefix
+            (n,) = _INT64.unpack_from(data, pos + 1)
+            pos += 9
+        else:
+            n = integer()
+        need(n)
+        pos += n
+        return data[pos - n : pos].decode("utf-8")
+
+    def header() -> tuple[int | None, int | None]:
+        nonlocal pos
+        kind = count = None
+        if pos < size and data[pos] == _TYPE:
+            pos += 1
+            kind = marker()
+        if pos < size and data[pos] == _COUNT:
+            pos += 1
+            count = integer()
+            if count < 0:
+                raise ValueError(f"negative count at byte {pos}")
+        if kind is not None and count is None:
+            raise ValueError(f"typed container without a count at byte {pos}")
+        return kind, count
+
+    def value(m: int, depth: int) -> Any:
+        nonlocal pos
+        if depth > 64:
+            raise ValueError("nested too deeply")
+        if m in _STRUCT:
+            return scalar(m)
+        if m == _STR or m == _HIGH:
+            return string()
+        if m == _OPEN_O:
+            kind, count = header()
+            obj: dict[str, Any] = {}
+            if count is not None:
+                for _ in range(count):
+                    key = string()
+                    obj[key] = value(marker() if kind is None else kind, depth + 1)
+                return obj
+            while True:
+                if pos < size and data[pos] == _CLOSE_O:
+                    pos += 1
+                    return obj
+                key = string()
+                obj[key] = value(marker(), depth + 1)
+        if m == _OPEN_A:
+            kind, count = header()
+            if kind in _SCALARS and count is not None:  # typed numeric array: one block read
+                dtype, width = _SCALARS[kind]
+                need(width * count)
+                arr = np.frombuffer(data, dtype=dtype, count=count, offset=pos)
+                pos += width * count
+                return arr
+            out: list[Any] = []
+            if count is not None:
+                for _ in range(count):
+                    out.append(value(marker() if kind is None else kind, depth + 1))
+                return out
+            while True:
+                m2 = marker()
+                if m2 == _CLOSE_A:
+                    return out
+                out.append(value(m2, depth + 1))
+        if m == _CHAR:
+            need(1)
+            pos += 1
+            return chr(data[pos - 1])
+        if m == _TRUE or m == _FALSE:
+            return m == _TRUE
+        if m == _NULL:
+            return None
+        raise ValueError(f"unknown UBJSON marker {chr(m)!r} at byte {pos - 1}")
+
     try:
-        out = r.value()
+        doc = value(marker(), 0)
     except (struct.error, UnicodeDecodeError, IndexError) as exc:
         raise ValueError(f"malformed UBJSON ({exc})") from None
-    if r.pos != len(data):
-        raise ValueError(f"trailing bytes after the UBJSON value at byte {r.pos}")
-    return out
+    if pos != size:
+        raise ValueError(f"trailing bytes after the UBJSON value at byte {pos}")
+    return doc
 
 
-def _ints(tree: dict[str, Any], key: str) -> np.ndarray:
-    return np.asarray(tree[key], dtype=np.int64)
+_NODE_ARRAYS: dict[str, Any] = {  # per-node arrays of a tree and their dtypes
+    "left_children": np.int64,
+    "right_children": np.int64,
+    "split_indices": np.int64,
+    "split_conditions": np.float32,
+    "default_left": np.bool_,
+    "split_type": np.int64,
+}
 
 
 class TreeEnsemble:
@@ -208,50 +205,40 @@ class TreeEnsemble:
             if int(gbm["gbtree_model_param"].get("num_parallel_tree", "1")) != 1:
                 raise UnsupportedModel("parallel trees (random forest)")
             trees = gbm["trees"]
-            offsets: list[int] = []
-            feat: list[np.ndarray] = []
-            thr: list[np.ndarray] = []
-            left: list[np.ndarray] = []
-            right: list[np.ndarray] = []
-            dleft: list[np.ndarray] = []
-            depth, base = 0, 0
+            cols: dict[str, list[Any]] = {k: [] for k in _NODE_ARRAYS}
             for t in trees:
                 if int(t["tree_param"].get("size_leaf_vector", "1")) > 1:
                     raise UnsupportedModel("vector leaves")
-                if np.any(np.asarray(t["split_type"]) != 0):
-                    raise UnsupportedModel("categorical splits")
-                lc, rc = _ints(t, "left_children"), _ints(t, "right_children")
-                n = len(lc)
-                idx = _ints(t, "split_indices")
-                cond = np.asarray(t["split_conditions"], dtype=np.float32)
-                dl = np.asarray(t["default_left"]).astype(bool)
-                if not (n and len(rc) == n and len(idx) == n and len(cond) == n and len(dl) == n):
-                    raise ValueError(f"tree {len(offsets)}: inconsistent node arrays")
-                leaf = lc < 0
-                if np.any(lc[~leaf] >= n) or np.any(rc[~leaf] >= n) or np.any(rc[~leaf] < 0):
-                    raise ValueError(f"tree {len(offsets)}: child index out of range")
-                if np.any((idx[~leaf] < 0) | (idx[~leaf] >= self.n_features)):
-                    raise ValueError(f"tree {len(offsets)}: split feature out of range")
-                self_loop = np.arange(n) + base  # a leaf's children are itself
-                left.append(np.where(leaf, self_loop, lc + base))
-                right.append(np.where(leaf, self_loop, rc + base))
-                feat.append(np.where(leaf, 0, idx))
-                thr.append(cond)
-                dleft.append(dl)
-                offsets.append(base)
-                depth = max(depth, _depth(lc, rc))
-                base += n
+                for k in _NODE_ARRAYS:
+                    cols[k].append(t[k])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(
                 f"not an xgboost model document ({type(exc).__name__}: {exc})"
             ) from None
-        self.roots = np.asarray(offsets, dtype=np.int64)
-        self.feature = _cat(feat, np.int64)
-        self.value = _cat(thr, np.float32)
-        self.left = _cat(left, np.int64)
-        self.right = _cat(right, np.int64)
-        self.default_left = _cat(dleft, np.bool_)
-        self.depth = depth
+        sizes = np.array([len(v) for v in cols["left_children"]], dtype=np.int64)
+        for k in _NODE_ARRAYS:
+            if any(len(v) != n for v, n in zip(cols[k], sizes, strict=True)) or np.any(sizes == 0):
+                raise ValueError(f"trees: inconsistent node arrays ({k})")
+        a = {k: _cat(cols[k], _NODE_ARRAYS[k]) for k in _NODE_ARRAYS}
+        if np.any(a["split_type"] != 0):
+            raise UnsupportedModel("categorical splits")
+        base = np.repeat(np.cumsum(sizes) - sizes, sizes)  # each node's tree offset
+        local = np.arange(len(base)) - base
+        lc, rc, idx = a["left_children"], a["right_children"], a["split_indices"]
+        leaf = lc < 0
+        size_of = np.repeat(sizes, sizes)
+        inner = ~leaf
+        if np.any((lc[inner] >= size_of[inner]) | (rc[inner] >= size_of[inner]) | (rc[inner] < 0)):
+            raise ValueError("trees: child index out of range")
+        if np.any((idx[inner] < 0) | (idx[inner] >= self.n_features)):
+            raise ValueError("trees: split feature out of range")
+        self.roots = (np.cumsum(sizes) - sizes).astype(np.int64)
+        self.left = np.where(leaf, local, lc) + base  # a leaf's children are itself
+        self.right = np.where(leaf, local, rc) + base
+        self.feature = np.where(leaf, 0, idx).astype(np.int64)
+        self.value = a["split_conditions"].astype(np.float32)
+        self.default_left = a["default_left"].astype(bool)
+        self.depth = _depth(self.roots, self.left, self.right, leaf)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TreeEnsemble:
@@ -297,14 +284,14 @@ def _cat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
 
-def _depth(left: np.ndarray, right: np.ndarray) -> int:
-    """Number of splits on the longest root-to-leaf path."""
-    depth, level, seen = 0, [0], 0
+def _depth(roots: np.ndarray, left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> int:
+    """Number of splits on the longest root-to-leaf path of any tree."""
+    level, depth = roots, 0
     while True:
-        nxt = [c for i in level if left[i] >= 0 for c in (int(left[i]), int(right[i]))]
-        seen += len(nxt)
-        if not nxt:
+        level = level[~leaf[level]]
+        if not len(level):
             return depth
-        if seen > len(left):
-            raise ValueError("tree children form a cycle")
-        depth, level = depth + 1, nxt
+        depth += 1
+        if depth > len(leaf):
+            raise ValueError("trees: children form a cycle")
+        level = np.concatenate([left[level], right[level]])
