@@ -162,4 +162,6 @@ def test_a_training_reads_back_from_its_train_run(trained) -> None:
     assert back.card == registered.card and back.intervals == registered.intervals
     ids = list(back.features.index[-20:])
     X = back.features.loc[ids, registered.main.feature_names_in_]
-    np.testing.assert_array_equal(back.main.predict(X), registered.main.predict(X))
+    np.testing.assert_array_equal(
+        back.main.predict(X), registered.predict(X)["predicted_utility"].to_numpy()
+    )
