@@ -163,24 +163,34 @@ def load_domain_predictor(
     DomainPredictor
     """
     from divergence.config import default_tracking_uri
-    from divergence.predictor import load_predictor
 
     uri = str(uri) if uri is not None else f"models:/{DOMAINS_MODEL}@champion"
     if not uri.startswith("models:/"):
         d = Path(uri)
         if not (d / MANIFEST).is_file():
             raise DivergenceError(f"{d / MANIFEST}: domain manifest not found")
-        manifest = _read_manifest(d / MANIFEST)
-        preds = {
-            e["domain"]: load_predictor(d / e["domain"])
-            for e in manifest["domains"]
-            if e["status"] in SERVED
-        }
-        return DomainPredictor(manifest, preds)
+        return from_manifest(_read_manifest(d / MANIFEST), directory=d)
     tracking_uri = tracking_uri or default_tracking_uri()
     manifest = _read_manifest(_manifest_dir(uri, tracking_uri) / MANIFEST)
+    return from_manifest(manifest, tracking_uri)
+
+
+def from_manifest(
+    manifest: dict[str, Any], tracking_uri: str | None = None, directory: Path | None = None
+) -> DomainPredictor:
+    """A :class:`DomainPredictor` over the served (:data:`SERVED`) entries of a manifest.
+
+    Each entry loads from ``directory / <domain>`` (an exported directory) when
+    ``directory`` is given, else from its ``model_uri`` in ``tracking_uri``.
+    """
+    from divergence.predictor import load_predictor
+
     preds = {
-        e["domain"]: load_predictor(e["model_uri"], tracking_uri)
+        e["domain"]: (
+            load_predictor(directory / e["domain"])
+            if directory is not None
+            else load_predictor(e["model_uri"], tracking_uri)
+        )
         for e in manifest["domains"]
         if e["status"] in SERVED
     }

@@ -13,16 +13,9 @@ class DomainPyfunc(PythonModel):
     """Pyfunc around :class:`divergence.domains.DomainPredictor` (wide output)."""
 
     def load_context(self, context) -> None:
-        from divergence.domains import SERVED, DomainPredictor, _read_manifest
-        from divergence.predictor import load_predictor
+        from divergence.domains import _read_manifest, from_manifest
 
-        manifest = _read_manifest(Path(context.artifacts["domains_json"]))
-        preds = {
-            e["domain"]: load_predictor(e["model_uri"])
-            for e in manifest["domains"]
-            if e["status"] in SERVED
-        }
-        self.predictor = DomainPredictor(manifest, preds)
+        self.predictor = from_manifest(_read_manifest(Path(context.artifacts["domains_json"])))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.predictor.predict(model_input)

@@ -574,15 +574,9 @@ def _domain_report(manifest: dict[str, Any], tables: dict[str, pd.DataFrame], ou
     import mlflow
 
     from divergence.domain_report import write_domain_report
-    from divergence.domains import SERVED, DomainPredictor
-    from divergence.predictor import load_predictor
+    from divergence.domains import from_manifest
 
-    preds = {
-        d["domain"]: load_predictor(d["model_uri"], mlflow.get_tracking_uri())
-        for d in manifest["domains"]
-        if d["status"] in SERVED
-    }
-    rep = write_domain_report(DomainPredictor(manifest, preds), tables, out)
+    rep = write_domain_report(from_manifest(manifest, mlflow.get_tracking_uri()), tables, out)
     for path in rep["paths"].values():
         mlflow.log_artifact(str(path), artifact_path="domains")
     log(f"sweep: domain profile written to {out}")
