@@ -1082,6 +1082,25 @@ def test_predict_cli_good_input_still_works(model_dir: Path, tmp_path: Path, cap
     assert len(df) == 2 and df["predicted_utility"].notna().all()
 
 
+def test_predict_cli_output_dash_is_stdout(model_dir: Path, tmp_path: Path, capsys) -> None:
+    from divergence.cli import main
+
+    src = tmp_path / "ok.csv"
+    src.write_text("model_id,aa.gpqa,aa.mmlu_pro\nm1,0.6,0.7\nm2,,0.5\n")
+    args = ["predict", "--input", str(src), "--output", "-", "--model-uri", str(model_dir)]
+    assert main(args) == 0
+    cap = capsys.readouterr()
+    df = pd.read_csv(io.StringIO(cap.out))
+    assert df["query"].tolist() == ["m1", "m2"] and df["predicted_utility"].notna().all()
+    assert "wrote 2 rows to -" in cap.err
+    assert not (Path.cwd() / "-").exists()
+    # a failure on the last rows writes nothing to stdout either
+    src.write_text("model_id,aa.gpqa\nm1,0.6\nm2,abc\n")
+    assert main(args) != 0
+    cap = capsys.readouterr()
+    assert cap.out == "" and "aa.gpqa" in cap.err
+
+
 def _frame(predictor, **cols: object) -> pd.DataFrame:
     base = {c: [np.nan] for c in predictor.input_columns[:3]}
     base.update({k: [v] for k, v in cols.items()})

@@ -142,6 +142,38 @@ def test_snapshot_resolves_aa_display_names(snapshot):
     r = idx.resolve("GPT-4o")
     assert r.status in {"ambiguous", "no_benchmarks"}
     assert r.model_id != "chatgpt-4o-latest-20241120"
+    if r.status == "no_benchmarks":  # the routing alias: its scored namesakes are offered
+        assert r.candidates and all(idx.evidence[m][0] > 0 for m in r.candidates)
+        assert r.model_id not in r.candidates
+
+
+def test_snapshot_base_model_is_not_a_silent_pick(snapshot):
+    idx = QueryIndex.from_snapshot(snapshot)
+    r = idx.resolve("Llama 3.1 405B")  # the base or the instruct model?
+    assert r.status == "ambiguous" and r.model_id is None
+    assert {"llama-3-1-405b", "llama-3.1-405b-instruct"} <= set(r.candidates)
+    assert idx.resolve("Llama 3.1 405B (base)").model_id == "llama-3-1-405b"
+    assert idx.resolve("Llama 3.1 405B Instruct").model_id == "llama-3.1-405b-instruct"
+
+
+def test_base_guard_only_acts_on_a_base_model_with_a_tuned_namesake():
+    aliases = pd.DataFrame(
+        [
+            ("Foo 2 70B (base)", "openrouter-catalog:display", "foo-2-70b"),
+            ("foo-2-70b", "models.dev", "foo-2-70b"),
+            ("foo-2-70b-instruct", "lmarena", "foo-2-70b-instruct"),
+            ("Bar 3 8B (base)", "openrouter-catalog:display", "bar-3-8b"),
+            ("bar-3-8b", "models.dev", "bar-3-8b"),
+        ],
+        columns=["alias", "source", "model_id"],
+    )
+    idx = QueryIndex(aliases, {"foo-2-70b-instruct": (3, ["aa"]), "bar-3-8b": (2, ["aa"])})
+    r = idx.resolve("Foo 2 70B")
+    assert (r.status, r.candidates) == ("ambiguous", ["foo-2-70b", "foo-2-70b-instruct"])
+    assert idx.resolve("foo 2 70b base").model_id == "foo-2-70b"
+    assert idx.resolve("foo-2-70b").model_id == "foo-2-70b"  # a source's own id is explicit
+    r = idx.resolve("Bar 3 8B")  # no tuned namesake: the base model is the answer
+    assert (r.status, r.model_id) == ("ok", "bar-3-8b")
 
 
 def test_api_answers_bad_names_unknown():

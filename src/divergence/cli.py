@@ -7,11 +7,15 @@ Errors on bad input are one line on stderr naming the file/column/row, with exit
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import re
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from divergence.errors import DivergenceError, NotPromotedWarning
 
@@ -170,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also predict models without benchmark scores (metadata/adoption only)",
     )
-    pr.add_argument("--output", required=True, help="CSV to write")
+    pr.add_argument("--output", required=True, help="CSV to write ('-': standard output)")
     pr.add_argument(
         "--model-uri", default=None, help="models:/ URI or exported directory (default champion)"
     )
@@ -271,6 +275,8 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
             print(f"\trejected: {rej}")
         if r.status == "unknown" and r.suggestions:
             print(f"\tdid you mean: {', '.join(r.suggestions)}")
+        if r.status == "no_benchmarks" and r.candidates:
+            print(f"\tscored namesakes: {', '.join(r.candidates)}")
     return 0
 
 
@@ -465,7 +471,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_predict_domains(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from divergence.atomic import atomic_file
     from divergence.domains import load_domain_predictor
     from divergence.sources._io import read_csv
 
@@ -510,9 +515,9 @@ def _cmd_predict_domains(args: argparse.Namespace) -> int:
     if len(unknown) == out["query"].nunique():
         print("error: no model resolved; nothing written", file=sys.stderr)
         return 2
-    with atomic_file(args.output, "w") as fh:
+    with _csv_output(args.output) as fh:
         out.to_csv(fh, index=False, float_format="%.2f")
-    print(f"wrote {len(out)} rows to {args.output} ({len(unknown)} unknown)")
+    _summary(f"wrote {len(out)} rows to {args.output} ({len(unknown)} unknown)", args.output)
     return 0
 
 
@@ -685,14 +690,39 @@ def _report_names(pred, args: argparse.Namespace) -> None:
                 file=sys.stderr,
             )
         elif r.status == "no_benchmarks" and not args.allow_prior:
+            near = f"; scored namesakes: {', '.join(r.candidates)}" if r.candidates else ""
             print(
-                f"no benchmark scores: {r.query} -> {r.model_id} (no prediction; --allow-prior to predict anyway)",
+                f"no benchmark scores: {r.query} -> {r.model_id} (no prediction; "
+                f"--allow-prior to predict anyway{near})",
                 file=sys.stderr,
             )
 
 
+@contextlib.contextmanager
+def _csv_output(target: str) -> Iterator[TextIO]:
+    """A text handle for ``--output``: an atomic file, or (``-``) standard output.
+
+    Standard output gets the whole CSV at the end, so a failure writes nothing there either.
+    """
+    if target == "-":
+        buf = io.StringIO(newline="")
+        yield buf
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+        return
+    from divergence.atomic import atomic_file
+
+    with atomic_file(target, "w", encoding="utf-8", newline="") as fh:
+        yield fh
+
+
+def _summary(line: str, target: str) -> None:
+    """The closing 'wrote ...' line: on stderr when the CSV itself goes to stdout."""
+    print(line, file=sys.stderr if target == "-" else sys.stdout)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from divergence.atomic import atomic_file, check_output_file
+    from divergence.atomic import check_output_file
     from divergence.predictor import OUTPUT_COLUMNS, load_predictor
 
     inputs = [args.input] if args.input else []
@@ -705,7 +735,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         check_queries(args.model)
     else:
         _check_text_file(Path(args.input))
-    check_output_file(args.output, inputs=inputs, what="--output")
+    if args.output != "-":
+        check_output_file(args.output, inputs=inputs, what="--output")
     if args.domains:
         return _cmd_predict_domains(args)
     if args.long:
@@ -716,7 +747,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
     n = n_unknown = 0
-    with atomic_file(args.output, "w", encoding="utf-8", newline="") as fh:
+    with _csv_output(args.output) as fh:
         if args.model:
             chunks = iter([pred.predict_models(args.model, allow_prior=args.allow_prior)])
         else:
@@ -736,7 +767,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             _report_names(pred, args)
         if n_unknown == n:
             raise DivergenceError("no model resolved; nothing written")
-    print(f"wrote {n} rows to {args.output} ({n_unknown} unknown)")
+    _summary(f"wrote {n} rows to {args.output} ({n_unknown} unknown)", args.output)
     return 0
 
 

@@ -424,7 +424,8 @@ class Predictor:
         -------
         DataFrame
             ``query``, ``model_id``, ``status`` (``ok``/``no_benchmarks``/``ambiguous``/
-            ``unknown``), ``rule``, ``candidates`` (``;``-separated, ambiguous only),
+            ``unknown``), ``rule``, ``candidates`` (``;``-separated: the models an ``ambiguous``
+            name fits, or the scored namesakes of a ``no_benchmarks`` answer),
             ``evidence`` (number and sources of benchmark inputs), ``divergence_basis``
             (``in_sample`` for training models, whose divergence is an in-sample
             residual; ``out_of_sample`` otherwise; ``unknown`` for model directories

@@ -64,7 +64,9 @@ class Resolution:
     rule : str
         The rule that answered (module docstring), ``""`` when unknown.
     candidates : list of str
-        Several models the query fits (``ambiguous``).
+        Several models the query fits (``ambiguous``); for ``no_benchmarks``, the
+        namesakes the answer was preferred to that do have benchmark scores (a dated
+        snapshot of a routing alias, say), for the caller to choose from.
     rejected : list of str
         Models of later rules the answer was preferred to, with the reason.
     suggestions : list of str
@@ -204,6 +206,7 @@ class QueryIndex:
         self._words: dict[str, set[tuple[str, str]]] = {}
         self._org: dict[str, set[str]] = {}
         self._norm_keys: list[str] = []
+        self._base_ids: set[str] = set()
 
     def _ready(self) -> None:
         """Build the normalised and entity indexes (once, on the first query that needs them)."""
@@ -224,6 +227,8 @@ class QueryIndex:
             strict=True,
         ):
             self._norm.setdefault(str(n), {}).setdefault(mid, set()).add(source)
+            if "base" in str(n).split("-"):  # "Llama 3.1 405B (base)": a pretrained model
+                self._base_ids.add(mid)
             date = "" if pd.isna(date) else str(date)
             if source.endswith(":display") and source not in ENTITY_DISPLAY_SOURCES:
                 continue  # catalogue display names drop variant words ("ERNIE 5.0")
@@ -250,6 +255,9 @@ class QueryIndex:
             res.n_benchmarks = n
             res.evidence = f"{n} benchmarks: {', '.join(srcs)}" if n else "0 benchmarks"
             res.status = "ok" if n else "no_benchmarks"
+            if not n and not res.candidates:
+                near = (r.split(" (", 1)[0] for r in res.rejected)
+                res.candidates = [m for m in near if self.evidence.get(m, (0, []))[0]]
         return res
 
     def _pick(self, q: str, hits: dict[str, set[str]], rule: str) -> Resolution | None:
@@ -281,12 +289,26 @@ class QueryIndex:
         self._ready()
         assert self._norm is not None
         res = self._pick(q, self._norm.get(normalize(q), {}), "normalized")
+        if res is None:
+            res = self._resolve_entity(q)
         if res is not None:
-            return self._evidence(res)
-        res = self._resolve_entity(q)
-        if res is not None:
-            return self._evidence(res)
+            return self._evidence(self._base_guard(q, res))
         return Resolution(q, "unknown", suggestions=self.suggest(q))
+
+    def _base_guard(self, q: str, res: Resolution) -> Resolution:
+        """``ambiguous`` when a name that does not say "base" found a pretrained base model
+        that has a tuned namesake ("Llama 3.1 405B": the base or the instruct model)."""
+        self._ready()
+        if res.model_id not in self._base_ids or "base" in normalize(q).split("-"):
+            return res
+        ent = parse(q, q if "(" in q else None, infer_org(q))
+        if not ent.base_text:
+            return res
+        found = self._entity.get(_key_text(ent.base, ent.variant), set())
+        tuned = self._fits(found, ent, infer_org(q)) - self._base_ids
+        if not tuned:
+            return res
+        return Resolution(q, "ambiguous", None, res.rule, candidates=sorted({res.model_id, *tuned}))
 
     def _fits(self, found: set[tuple[str, str]], ent: Entity, org: str | None) -> set[str]:
         ids = {m for m, d in found if dates_compatible(ent.date, d)}
