@@ -220,7 +220,7 @@ def test_ids_beat_display_names_and_unversioned_names():
     idx = QueryIndex(aliases, {})
     r = idx.resolve("GPT-9")
     assert (r.model_id, r.rule) == ("gpt-9-non-reasoning", "alias")
-    assert any(x.startswith("gpt-9-20260101-thinking-none") for x in r.rejected)
+    assert any(m.startswith("gpt-9-20260101-thinking-none") for m, _why in r.rejected)
     assert idx.resolve("ernie-9-1022").status == "unknown"
     # no version number: the one model whose words match
     r = idx.resolve("ibm-granite-h-small")

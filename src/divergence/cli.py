@@ -271,8 +271,8 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
     for r in index.resolve_many(args.names, each=True):
         target = r.model_id or ("; ".join(r.candidates) if r.candidates else "-")
         print(f"{r.query}\t-> {target}\t[{r.status}; rule {r.rule or '-'}; {r.evidence or '-'}]")
-        for rej in r.rejected:
-            print(f"\trejected: {rej}")
+        for m, why in r.rejected:
+            print(f"\trejected: {m} ({why})")
         if r.status == "unknown" and r.suggestions:
             print(f"\tdid you mean: {', '.join(r.suggestions)}")
         if r.status == "no_benchmarks" and r.candidates:

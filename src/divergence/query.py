@@ -67,8 +67,8 @@ class Resolution:
         Several models the query fits (``ambiguous``); for ``no_benchmarks``, the
         namesakes the answer was preferred to that do have benchmark scores (a dated
         snapshot of a routing alias, say), for the caller to choose from.
-    rejected : list of str
-        Models of later rules the answer was preferred to, with the reason.
+    rejected : list of (str, str)
+        (model id, reason) of the models the answer was preferred to.
     suggestions : list of str
         "Did you mean" ids for ``unknown``.
     evidence : str
@@ -80,7 +80,7 @@ class Resolution:
     model_id: str | None = None
     rule: str = ""
     candidates: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
     evidence: str = ""
     n_benchmarks: int = 0
@@ -126,6 +126,12 @@ def check_queries(queries: object, each: bool = True) -> list:
 def _entity_of(alias: str, source: str) -> Entity:
     display = alias if source.endswith(":display") or "(" in alias else None
     return parse(alias, display, infer_org(alias))
+
+
+def _query_entity(q: str) -> tuple[Entity, str | None]:
+    """The entity and inferred organization of a query (a "(...)" part is a display variant)."""
+    org = infer_org(q)
+    return parse(q, q if "(" in q else None, org), org
 
 
 def _key_text(base: tuple, variant: str) -> str:
@@ -256,8 +262,7 @@ class QueryIndex:
             res.evidence = f"{n} benchmarks: {', '.join(srcs)}" if n else "0 benchmarks"
             res.status = "ok" if n else "no_benchmarks"
             if not n and not res.candidates:
-                near = (r.split(" (", 1)[0] for r in res.rejected)
-                res.candidates = [m for m in near if self.evidence.get(m, (0, []))[0]]
+                res.candidates = [m for m, _why in res.rejected if self.evidence.get(m, (0, []))[0]]
         return res
 
     def _pick(self, q: str, hits: dict[str, set[str]], rule: str) -> Resolution | None:
@@ -271,7 +276,7 @@ class QueryIndex:
         for best in (arena, own):
             if len(best) == 1:
                 rejected = [
-                    f"{m} (alias of {', '.join(sorted(s))})"
+                    (m, f"alias of {', '.join(sorted(s))}")
                     for m, s in sorted(hits.items())
                     if m != best[0]
                 ]
@@ -298,14 +303,13 @@ class QueryIndex:
     def _base_guard(self, q: str, res: Resolution) -> Resolution:
         """``ambiguous`` when a name that does not say "base" found a pretrained base model
         that has a tuned namesake ("Llama 3.1 405B": the base or the instruct model)."""
-        self._ready()
         if res.model_id not in self._base_ids or "base" in normalize(q).split("-"):
             return res
-        ent = parse(q, q if "(" in q else None, infer_org(q))
+        ent, org = _query_entity(q)
         if not ent.base_text:
             return res
         found = self._entity.get(_key_text(ent.base, ent.variant), set())
-        tuned = self._fits(found, ent, infer_org(q)) - self._base_ids
+        tuned = self._fits(found, ent, org) - self._base_ids
         if not tuned:
             return res
         return Resolution(q, "ambiguous", None, res.rule, candidates=sorted({res.model_id, *tuned}))
@@ -317,8 +321,7 @@ class QueryIndex:
         return ids
 
     def _resolve_entity(self, q: str) -> Resolution | None:
-        org = infer_org(q)
-        ent = parse(q, q if "(" in q else None, org)
+        ent, org = _query_entity(q)
         if not ent.base_text:
             return None
         ids = self._fits(self._entity.get(_key_text(ent.base, ent.variant), set()), ent, org)
@@ -348,7 +351,7 @@ class QueryIndex:
             # an undated query naming a model with dated snapshots: the undated id, if one
             undated = {m for m in ids if not parse(m).date}
             if len(undated) == 1:
-                rej = [f"{m} (dated snapshot)" for m in sorted(ids - undated)]
+                rej = [(m, "dated snapshot") for m in sorted(ids - undated)]
                 return Resolution(q, "ok", next(iter(undated)), rule, rejected=rej)
         if len(ids) == 1:
             return Resolution(q, "ok", next(iter(ids)), rule)
